@@ -1,0 +1,58 @@
+package backoff
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestNextGrowsAndIsCapped(t *testing.T) {
+	b := New(100*time.Millisecond, 400*time.Millisecond)
+	var prev time.Duration
+	for i := 0; i < 20; i++ {
+		d := b.Next()
+		if d <= 0 {
+			t.Fatalf("attempt %d: delay %v, want > 0", i, d)
+		}
+		// Jitter is ±20 %, so the cap is 400 ms × 1.2.
+		if d > 480*time.Millisecond {
+			t.Fatalf("attempt %d: delay %v exceeds the cap", i, d)
+		}
+		if i == 0 && d > 120*time.Millisecond {
+			t.Fatalf("first delay %v, want about 100ms", d)
+		}
+		prev = d
+	}
+	if prev < 320*time.Millisecond {
+		t.Fatalf("delay after 20 attempts is %v, want it to have reached the cap", prev)
+	}
+	b.Reset()
+	if d := b.Next(); d > 120*time.Millisecond {
+		t.Fatalf("after Reset delay %v, want about 100ms", d)
+	}
+}
+
+func TestNewRaisesMaxToInitial(t *testing.T) {
+	b := New(time.Second, time.Millisecond)
+	for i := 0; i < 5; i++ {
+		if d := b.Next(); d < 800*time.Millisecond || d > 1200*time.Millisecond {
+			t.Fatalf("delay %v, want about 1s", d)
+		}
+	}
+}
+
+func TestSleepHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep on a cancelled context returned %v", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatal("Sleep did not return when its context was cancelled")
+	}
+	if err := Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Fatalf("Sleep returned %v after its delay", err)
+	}
+}

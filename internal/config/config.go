@@ -1,0 +1,115 @@
+// Package config holds vault-init's settings as a plain struct. It knows
+// nothing of flags, files or viper: the command layer looks each option up
+// (flag, then environment, then config file, then default) and hands the raw
+// strings to Parse, which reports every problem at once.
+package config
+
+import (
+	"time"
+)
+
+// Secret is a string that never prints itself, so that a token cannot leak
+// through a log field, a %v or an error string by accident. Use Reveal where
+// the value is really needed.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return s.String() }
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// TLS is how vault-init verifies Vault's certificate and proves its own.
+// The names follow the Vault CLI's environment variables.
+type TLS struct {
+	CACert     string // VAULT_CACERT: a PEM file of CA certificates
+	CAPath     string // VAULT_CAPATH: a directory of PEM CA certificates
+	ClientCert string // VAULT_CLIENT_CERT
+	ClientKey  string // VAULT_CLIENT_KEY
+	ServerName string // VAULT_TLS_SERVER_NAME: SNI and verification name
+	SkipVerify bool   // VAULT_SKIP_VERIFY: off unless asked for
+}
+
+// Config is everything vault-init needs to run.
+type Config struct {
+	VaultAddr       string
+	TLS             TLS
+	Token           Secret // VAULT_TOKEN, used only when the keystore has no root token
+	KVMount         string
+	KVBasePath      string
+	DataDir         string
+	SecretShares    int
+	SecretThreshold int
+	CheckInterval   time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// Option describes one setting: its flag and config-file key, its
+// environment variable and its default. Options is the single table from
+// which the command layer builds flags and environment bindings.
+type Option struct {
+	Key     string // flag name and config-file key
+	Env     string // environment variable
+	Default string
+	Usage   string
+	EnvOnly bool // no flag and no config-file key (secrets must not sit in argv or files)
+}
+
+// Option keys.
+const (
+	KeyVaultAddr       = "vault-addr"
+	KeyCACert          = "ca-cert"
+	KeyCAPath          = "ca-path"
+	KeyClientCert      = "client-cert"
+	KeyClientKey       = "client-key"
+	KeyTLSServerName   = "tls-server-name"
+	KeySkipVerify      = "tls-skip-verify"
+	KeyToken           = "token"
+	KeyKVMount         = "kv-mount"
+	KeyKVBasePath      = "kv-base-path"
+	KeyDataDir         = "data-dir"
+	KeySecretShares    = "secret-shares"
+	KeySecretThreshold = "secret-threshold"
+	KeyCheckInterval   = "check-interval"
+	KeyLogLevel        = "log-level"
+	KeyLogFormat       = "log-format"
+)
+
+// Options lists every setting, in the order `--help` shows them.
+var Options = []Option{
+	{Key: KeyVaultAddr, Env: "VAULT_ADDR", Default: "http://vault:8200", Usage: "address of the Vault API"},
+	{Key: KeyCACert, Env: "VAULT_CACERT", Usage: "PEM file of CA certificates that sign Vault's certificate"},
+	{Key: KeyCAPath, Env: "VAULT_CAPATH", Usage: "directory of PEM CA certificates"},
+	{Key: KeyClientCert, Env: "VAULT_CLIENT_CERT", Usage: "PEM client certificate for TLS client authentication"},
+	{Key: KeyClientKey, Env: "VAULT_CLIENT_KEY", Usage: "PEM private key of the client certificate"},
+	{Key: KeyTLSServerName, Env: "VAULT_TLS_SERVER_NAME", Usage: "name to use as SNI and to verify Vault's certificate"},
+	{Key: KeySkipVerify, Env: "VAULT_SKIP_VERIFY", Default: "false", Usage: "do not verify Vault's TLS certificate (insecure)"},
+	{Key: KeyToken, Env: "VAULT_TOKEN", EnvOnly: true, Usage: "token used only when the keystore holds no root token"},
+	{Key: KeyKVMount, Env: "VAULT_KV_MOUNT", Default: "aurora", Usage: "path of the KV version 2 mount to ensure"},
+	{Key: KeyKVBasePath, Env: "VAULT_KV_BASE_PATH", Default: "users", Usage: "base path of Aurora's secrets inside the mount"},
+	{Key: KeyDataDir, Env: "VAULT_INIT_DATA_DIR", Default: "/vault-init", Usage: "directory that keeps init.json (the vault-init volume)"},
+	{Key: KeySecretShares, Env: "VAULT_INIT_SECRET_SHARES", Default: "5", Usage: "number of unseal key shares to create at init"},
+	{Key: KeySecretThreshold, Env: "VAULT_INIT_SECRET_THRESHOLD", Default: "3", Usage: "number of shares needed to unseal"},
+	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
+	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
+	{Key: KeyLogFormat, Env: "VAULT_INIT_LOG_FORMAT", Default: "console", Usage: "console or json"},
+}
+
+// IsKey reports whether key names an option that may appear in a config file.
+func IsKey(key string) bool {
+	for _, o := range Options {
+		if o.Key == key && !o.EnvOnly {
+			return true
+		}
+	}
+	return false
+}

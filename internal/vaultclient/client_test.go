@@ -1,0 +1,80 @@
+package vaultclient
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aurora/vault-init/internal/config"
+)
+
+// tlsVault is a TLS server that answers sys/health, and the path of a PEM
+// file holding its certificate (which is self-signed, so it is its own CA).
+func tlsVault(t *testing.T) (*httptest.Server, string) {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.Header.Get("X-Vault-Token"); tok != "" {
+			t.Errorf("request carried a token it should not have")
+		}
+		w.Write([]byte(`{"initialized":true,"sealed":false}`))
+	}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	block := &pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}
+	if err := os.WriteFile(ca, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv, ca
+}
+
+func health(t *testing.T, cfg config.Config) error {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Sys().HealthWithContext(context.Background())
+	return err
+}
+
+func TestTLSSettings(t *testing.T) {
+	srv, ca := tlsVault(t)
+	// Every TLS variable of the Vault CLI is set in the environment to the
+	// opposite of what cfg says: cfg must win, because the command layer has
+	// already folded the environment into it.
+	t.Setenv("VAULT_SKIP_VERIFY", "true")
+	t.Setenv("VAULT_CACERT", ca)
+	t.Setenv("VAULT_TOKEN", "env-token")
+
+	var unknownCA x509.UnknownAuthorityError
+	if err := health(t, config.Config{VaultAddr: srv.URL}); !errors.As(err, &unknownCA) {
+		t.Fatalf("no CA: err %v, want x509 unknown authority", err)
+	}
+	if err := health(t, config.Config{VaultAddr: srv.URL, TLS: config.TLS{CACert: ca}}); err != nil {
+		t.Fatalf("with ca-cert: %v", err)
+	}
+	if err := health(t, config.Config{VaultAddr: srv.URL, TLS: config.TLS{CAPath: filepath.Dir(ca)}}); err != nil {
+		t.Fatalf("with ca-path: %v", err)
+	}
+	if err := health(t, config.Config{VaultAddr: srv.URL, TLS: config.TLS{SkipVerify: true}}); err != nil {
+		t.Fatalf("with skip-verify: %v", err)
+	}
+	err := health(t, config.Config{VaultAddr: srv.URL, TLS: config.TLS{CACert: ca, ServerName: "vault.other"}})
+	if err == nil || !strings.Contains(err.Error(), "vault.other") {
+		t.Fatalf("wrong server name: err %v, want a name mismatch", err)
+	}
+}
+
+func TestClientCertNeedsKey(t *testing.T) {
+	_, err := New(config.Config{VaultAddr: "https://127.0.0.1:1", TLS: config.TLS{ClientCert: "/x"}})
+	if err == nil {
+		t.Fatal("client cert without key accepted")
+	}
+}
