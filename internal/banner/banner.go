@@ -1,0 +1,42 @@
+// Package banner writes the only three texts in which vault-init shows a
+// secret on purpose: the root-token banner of the seed document, the bare
+// token for `vault-init root-token`, and the emergency block printed when the
+// keys could not be saved. Each goes to an io.Writer the caller chooses.
+package banner
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aurora/vault-init/internal/keystore"
+)
+
+const rule = "==================================================="
+
+// Write prints the seed's five-line banner with the real root token.
+// Operators find it with: docker logs vault-init 2>&1 | grep "Root Token:"
+func Write(w io.Writer, rootToken string) error {
+	_, err := fmt.Fprintf(w, "%s\nVault initialization complete!\nRoot Token: %s\nIMPORTANT: Set VAULT_TOKEN=%s in your .env file\n%s\n",
+		rule, rootToken, rootToken, rule)
+	return err
+}
+
+// WriteEmergency prints every key and the root token in a clearly marked
+// block. It is called once, when vault-init must stop while the keys exist
+// only in its memory: the block is then the only copy left.
+func WriteEmergency(w io.Writer, path string, d *keystore.InitData) error {
+	var b strings.Builder
+	bar := strings.Repeat("#", 72)
+	fmt.Fprintf(&b, "%s\n# VAULT-INIT EMERGENCY: UNSAVED UNSEAL KEYS\n", bar)
+	fmt.Fprintf(&b, "# Vault was initialized, but the keys could not be saved to %s\n", path)
+	b.WriteString("# and vault-init was told to stop. This block is the ONLY copy of the keys.\n")
+	b.WriteString("# Copy it somewhere safe now; without it this Vault can never be unsealed.\n")
+	for i, k := range d.Keys {
+		fmt.Fprintf(&b, "Unseal Key %d: %s\n", i+1, k)
+	}
+	fmt.Fprintf(&b, "Initial Root Token: %s\n", d.RootToken)
+	fmt.Fprintf(&b, "# Threshold: %d of %d keys unseal Vault.\n%s\n", d.SecretThreshold, d.SecretShares, bar)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,148 @@
+// Package initializer initializes a Vault exactly once and does not let go of
+// the keys until they are safely on disk. sys/init shows the unseal keys and
+// the root token one time only, so every step here is ordered around that:
+// check that they can be kept, ask for them, keep them, verify.
+package initializer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/backoff"
+	"github.com/aurora/vault-init/internal/banner"
+	"github.com/aurora/vault-init/internal/keystore"
+)
+
+// Errors the caller acts on. Match them with errors.Is.
+var (
+	// ErrAlreadyInitialized means Vault answered that it is initialized
+	// already: someone else won a race. Observe Vault again; do not retry init.
+	ErrAlreadyInitialized = errors.New("vault is already initialized")
+	// ErrKeystoreHoldsKeys means the keystore has keys while Vault is not
+	// initialized: they belong to another (or a wiped) Vault.
+	ErrKeystoreHoldsKeys = errors.New("keystore already holds keys")
+	// ErrKeysUnsaved means vault-init was stopped while the keys existed
+	// only in memory. They were printed once to the emergency writer.
+	ErrKeysUnsaved = errors.New("stopped before the unseal keys could be saved")
+)
+
+// Vault is the one call the initializer makes: the api client's
+// Sys().InitWithContext. A non-2xx reply must be an *api.ResponseError.
+type Vault interface {
+	InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error)
+}
+
+// Keystore is what the initializer needs of the keystore: Load returns an
+// error matching keystore.ErrNotFound only when there is no file; Save is
+// atomic and returns nil only once the file reads back equal to its input.
+type Keystore interface {
+	Path() string
+	CheckWritable() error
+	Load() (*keystore.InitData, error)
+	Save(d *keystore.InitData) error
+}
+
+// Initializer calls sys/init once and saves what it returns.
+type Initializer struct {
+	Vault     Vault
+	Keys      Keystore
+	Log       *zap.Logger
+	VaultAddr string // recorded in the keystore, for people reading it later
+	Shares    int
+	Threshold int
+	// Emergency receives the keys, once, if the process must stop before
+	// they are saved. It is stderr in the real program.
+	Emergency io.Writer
+	// InitTimeout bounds the sys/init request. That request is never
+	// cancelled by a shutdown: its reply is the only copy of the keys.
+	InitTimeout time.Duration
+	// SaveBackoff spaces out attempts to save the keys after a failure.
+	SaveBackoff *backoff.Backoff
+}
+
+// Initialize initializes Vault and returns the saved init data. Call it only
+// when Vault has said it is not initialized.
+//
+// It leaves Vault untouched and returns an error when the keystore cannot be
+// written, cannot be read, or already holds keys. Once Vault has answered, it
+// does not return until the keys are saved and verified, or ctx ends; in that
+// case it prints the keys to Emergency and returns ErrKeysUnsaved.
+func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, error) {
+	existing, err := in.Keys.Load()
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("%w: %s holds %d keys from %s, but Vault is not initialized; "+
+			"if that Vault's data is gone for good, move the file away (for example to %s.bak) and restart vault-init",
+			ErrKeystoreHoldsKeys, in.Keys.Path(), len(existing.Keys), existing.CreatedAt.Format(time.RFC3339), in.Keys.Path())
+	case !errors.Is(err, keystore.ErrNotFound):
+		return nil, fmt.Errorf("refusing to initialize: keystore cannot be read: %w", err)
+	}
+	if err := in.Keys.CheckWritable(); err != nil {
+		return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", in.Keys.Path(), err)
+	}
+
+	in.Log.Info("initializing vault", zap.Int("secret_shares", in.Shares), zap.Int("secret_threshold", in.Threshold))
+	// Not ctx: a shutdown must not cut the one reply that carries the keys.
+	initCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.InitTimeout)
+	resp, err := in.Vault.InitWithContext(initCtx, &api.InitRequest{SecretShares: in.Shares, SecretThreshold: in.Threshold})
+	cancel()
+	if err != nil {
+		if alreadyInitialized(err) {
+			return nil, ErrAlreadyInitialized
+		}
+		return nil, fmt.Errorf("init vault: %w", err)
+	}
+	data := &keystore.InitData{
+		Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: in.VaultAddr,
+		SecretShares: in.Shares, SecretThreshold: in.Threshold,
+		Keys: resp.Keys, KeysB64: resp.KeysB64, RootToken: resp.RootToken,
+	}
+	if err := in.save(ctx, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// save retries until the keys are on disk or ctx ends. The keys stay in
+// memory the whole time; nothing here may drop them.
+func (in *Initializer) save(ctx context.Context, data *keystore.InitData) error {
+	for attempt := 1; ; attempt++ {
+		err := in.Keys.Save(data)
+		if err == nil {
+			in.Log.Info("unseal keys and root token saved", zap.String("path", in.Keys.Path()),
+				zap.Int("keys", len(data.Keys)), zap.Int("attempts", attempt))
+			return nil
+		}
+		in.Log.Error("could not save the unseal keys; they are held in memory and the save will be retried",
+			zap.String("path", in.Keys.Path()), zap.Int("attempt", attempt), zap.Error(err))
+		if backoff.Sleep(ctx, in.SaveBackoff.Next()) != nil {
+			in.Log.Error("stopping with unsaved keys; printing them once to stderr, the only copy left")
+			if werr := banner.WriteEmergency(in.Emergency, in.Keys.Path(), data); werr != nil {
+				return fmt.Errorf("%w (and printing them failed: %v)", ErrKeysUnsaved, werr)
+			}
+			return ErrKeysUnsaved
+		}
+	}
+}
+
+// alreadyInitialized recognises Vault's 400 reply to a second sys/init.
+func alreadyInitialized(err error) bool {
+	var re *api.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	for _, e := range re.Errors {
+		if strings.Contains(e, "already initialized") {
+			return true
+		}
+	}
+	return false
+}

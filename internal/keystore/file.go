@@ -1,0 +1,208 @@
+package keystore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// MaxFileSize bounds what Load reads. A real keystore is a few KiB; anything
+// larger is not one.
+const MaxFileSize = 1 << 20
+
+// File is the keystore on disk: <dir>/init.json, 0600, in a 0700 directory.
+// Its methods may be called from several goroutines, but two processes must
+// not write the same directory at once (the caller serializes them).
+type File struct {
+	dir string
+}
+
+// New returns the keystore kept in dir. It touches nothing on disk.
+func New(dir string) *File {
+	return &File{dir: dir}
+}
+
+// Path is the keystore file's full path, for messages.
+func (f *File) Path() string { return filepath.Join(f.dir, FileName) }
+
+// Dir is the data directory.
+func (f *File) Dir() string { return f.dir }
+
+// ensureDir creates the data directory if needed and makes it 0700
+// whatever the umask, so the keys are never readable by anyone else.
+func (f *File) ensureDir() error {
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(f.dir, 0o700)
+}
+
+// CheckWritable proves that a file can be created, written, synced and
+// removed in the data directory. Call it before sys/init: the init response
+// is shown only once, so the place to keep it must work before it is asked for.
+func (f *File) CheckWritable() error {
+	if err := f.ensureDir(); err != nil {
+		return fmt.Errorf("prepare data dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(f.dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("create probe file: %w", err)
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write([]byte("vault-init write probe\n"))
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	rerr := os.Remove(name)
+	if err := errors.Join(werr, serr, cerr, rerr); err != nil {
+		return fmt.Errorf("write probe file: %w", err)
+	}
+	return nil
+}
+
+// Load reads the keystore. It returns ErrNotFound (matched with errors.Is)
+// only when the file does not exist; a file that exists but cannot be read
+// or decoded gives another error, which names the file.
+func (f *File) Load() (*InitData, error) {
+	fh, err := os.Open(f.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open keystore: %w", err)
+	}
+	defer fh.Close()
+	raw, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read keystore %s: %w", f.Path(), err)
+	}
+	if len(raw) > MaxFileSize {
+		return nil, fmt.Errorf("read keystore %s: larger than %d bytes, not a keystore", f.Path(), MaxFileSize)
+	}
+	return decode(f.Path(), raw)
+}
+
+// decode parses and validates a keystore file's bytes. Errors name the file
+// and the JSON problem, never the content.
+func decode(path string, raw []byte) (*InitData, error) {
+	var d InitData
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("decode keystore %s: %w", path, jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("decode keystore %s: trailing data after the JSON object", path)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("keystore %s: %w", path, err)
+	}
+	return &d, nil
+}
+
+// jsonProblem keeps the kind and offset of a JSON error and drops any value
+// the decoder may quote (a mistyped field could hold a key).
+func jsonProblem(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Errorf("field %q has the wrong type (%s, want %s)", typ.Field, typ.Value, typ.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("truncated JSON")
+	}
+	return errors.New("invalid JSON")
+}
+
+// Save writes d as the keystore, atomically and durably: a temp file in the
+// same directory (0600), fsync, rename over init.json, fsync of the
+// directory. It then reads the file back and returns nil only when it holds
+// exactly d. On any error the previous file, if any, is left as it was.
+func (f *File) Save(d *InitData) error {
+	raw := []byte(encode(d))
+	if err := f.ensureDir(); err != nil {
+		return fmt.Errorf("prepare data dir: %w", err)
+	}
+	if err := writeAtomic(f.dir, FileName, raw); err != nil {
+		return err
+	}
+	back, err := f.Load()
+	if err != nil {
+		return fmt.Errorf("read back keystore: %w", err)
+	}
+	if !back.Equal(d) {
+		return fmt.Errorf("read back keystore %s: content differs from what was written", f.Path())
+	}
+	return nil
+}
+
+// writeAtomic replaces dir/name with data so that a crash at any point
+// leaves either the old file or the new one, never a partial one.
+func writeAtomic(dir, name string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*") // CreateTemp makes it 0600
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	tmpName := tmp.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("chmod temp file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write temp file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync temp file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temp file: %w", err)
+	}
+	if err := os.Rename(tmpName, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("rename temp file: %w", err)
+	}
+	committed = true
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("sync data dir: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Mode returns the keystore file's permission bits, for status reports and
+// the check that nobody else can read it.
+func (f *File) Mode() (fs.FileMode, error) {
+	st, err := os.Stat(f.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stat keystore: %w", err)
+	}
+	return st.Mode().Perm(), nil
+}
+
+// encode is the file's byte form of d.
+func encode(d *InitData) string {
+	raw, _ := json.MarshalIndent(d, "", "  ")
+	return string(raw) + "\n"
+}

@@ -1,0 +1,80 @@
+// Package keystore keeps Vault's init response, the unseal keys and the root
+// token, in one JSON file on the vault-init volume. That file is the only copy
+// of the keys: writes are atomic and durable, and reads tell "there is no file"
+// apart from "the file could not be read".
+package keystore
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// FileName is the keystore's name inside the data directory.
+const FileName = "init.json"
+
+// FormatVersion is the version of the file format this build writes and reads.
+const FormatVersion = 1
+
+// ErrNotFound means that the keystore file does not exist. Any other error
+// from Load means that it exists (or may exist) but could not be used, and
+// must never be taken as "no keys".
+var ErrNotFound = errors.New("keystore file not found")
+
+// InitData is what sys/init returned, plus what it was asked for.
+// Its String and GoString methods hide the keys and the token, so that
+// printing one by mistake leaks nothing.
+type InitData struct {
+	Version         int       `json:"version"`
+	CreatedAt       time.Time `json:"created_at"`
+	VaultAddr       string    `json:"vault_addr"`
+	SecretShares    int       `json:"secret_shares"`
+	SecretThreshold int       `json:"secret_threshold"`
+	Keys            []string  `json:"keys"`
+	KeysB64         []string  `json:"keys_base64"`
+	RootToken       string    `json:"root_token"`
+}
+
+// String describes the data without any secret in it.
+func (d *InitData) String() string {
+	if d == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InitData{version: %d, created_at: %s, shares: %d, threshold: %d, keys: %d, root_token: %t}",
+		d.Version, d.CreatedAt.Format(time.RFC3339), d.SecretShares, d.SecretThreshold, len(d.Keys), d.RootToken != "")
+}
+
+// GoString hides the secrets from %#v too.
+func (d *InitData) GoString() string { return d.String() }
+
+// Equal reports whether two InitData hold the same values.
+func (d *InitData) Equal(o *InitData) bool {
+	if d == nil || o == nil {
+		return d == o
+	}
+	return d.Version == o.Version && d.CreatedAt.Equal(o.CreatedAt) && d.VaultAddr == o.VaultAddr &&
+		d.SecretShares == o.SecretShares && d.SecretThreshold == o.SecretThreshold &&
+		slices.Equal(d.Keys, o.Keys) && slices.Equal(d.KeysB64, o.KeysB64) && d.RootToken == o.RootToken
+}
+
+// Validate checks that the data can be used to unseal: a known version, and
+// at least threshold keys. It names counts, never values.
+func (d *InitData) Validate() error {
+	switch {
+	case d.Version != FormatVersion:
+		return fmt.Errorf("unknown format version %d (this build reads version %d)", d.Version, FormatVersion)
+	case len(d.Keys) == 0:
+		return errors.New("no unseal keys")
+	case d.SecretThreshold < 1 || d.SecretThreshold > len(d.Keys):
+		return fmt.Errorf("threshold %d does not fit %d keys", d.SecretThreshold, len(d.Keys))
+	case len(d.KeysB64) != 0 && len(d.KeysB64) != len(d.Keys):
+		return fmt.Errorf("%d keys but %d base64 keys", len(d.Keys), len(d.KeysB64))
+	}
+	for i, k := range d.Keys {
+		if k == "" {
+			return fmt.Errorf("key %d is empty", i)
+		}
+	}
+	return nil
+}

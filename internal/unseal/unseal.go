@@ -1,0 +1,120 @@
+// Package unseal submits stored unseal keys to one Vault node until it is
+// unsealed. It cooperates with anyone else unsealing the same node: Vault
+// ignores a share it already has, so progress left by someone else is built
+// upon rather than reset.
+package unseal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+)
+
+// Vault is what the unsealer needs of a node: the api client's Sys() seal
+// calls. Non-2xx replies must be *api.ResponseError values.
+type Vault interface {
+	SealStatusWithContext(ctx context.Context) (*api.SealStatusResponse, error)
+	UnsealWithContext(ctx context.Context, key string) (*api.SealStatusResponse, error)
+}
+
+// RejectedError means Vault refused the stored keys. Index is the position
+// (from 0) in the keystore of the key whose submission failed; with Shamir
+// keys that is the key that completed the threshold, so any key submitted
+// up to it may be the foreign one. It never holds key material.
+type RejectedError struct {
+	Index  int
+	Reason string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("unseal key at index %d was rejected: %s", e.Index, e.Reason)
+}
+
+// ErrStillSealed means every key was submitted and Vault is still sealed.
+var ErrStillSealed = errors.New("vault is still sealed after all stored keys were submitted")
+
+// Unsealer unseals one node.
+type Unsealer struct {
+	Vault Vault
+	Log   *zap.Logger
+}
+
+// Unseal submits keys one at a time and stops as soon as Vault reports
+// sealed=false. It returns how many keys it submitted (0 when the node was
+// not sealed). A refused key gives a *RejectedError; a transport failure
+// gives that error, wrapped.
+func (u *Unsealer) Unseal(ctx context.Context, keys []string) (int, error) {
+	st, err := u.Vault.SealStatusWithContext(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read seal status: %w", err)
+	}
+	if !st.Sealed {
+		return 0, nil
+	}
+	if !st.Initialized {
+		return 0, errors.New("vault is not initialized")
+	}
+	submitted, err := u.submit(ctx, keys, st.Progress, st.T)
+	var rejected *RejectedError
+	if errors.As(err, &rejected) && st.Progress > 0 {
+		// Someone else's share may have spoiled the combination. Vault has
+		// thrown the progress away; one more pass with only our keys tells.
+		u.Log.Warn("unseal failed on top of progress left by someone else; retrying with the stored keys alone",
+			zap.Int("foreign_progress", st.Progress), zap.Int("key_index", rejected.Index))
+		n, err2 := u.submit(ctx, keys, 0, st.T)
+		return submitted + n, err2
+	}
+	return submitted, err
+}
+
+// submit sends keys in order until the node is unsealed.
+func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshold int) (int, error) {
+	if progress > 0 {
+		u.Log.Info("found unseal progress left by someone else; continuing from it",
+			zap.Int("progress", progress), zap.Int("threshold", threshold))
+	}
+	for i, key := range keys {
+		st, err := u.Vault.UnsealWithContext(ctx, key)
+		if err != nil {
+			var re *api.ResponseError
+			if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
+				return i + 1, &RejectedError{Index: i, Reason: redact(strings.Join(re.Errors, "; "), keys)}
+			}
+			return i + 1, fmt.Errorf("submit unseal key %d: %w", i, redactErr(err, keys))
+		}
+		u.Log.Debug("unseal key submitted", zap.Int("key_index", i), zap.Int("progress", st.Progress), zap.Int("threshold", st.T))
+		if !st.Sealed {
+			return i + 1, nil
+		}
+		if st.Progress == 0 {
+			// The key completed the threshold and Vault threw the
+			// combination away: the keys do not open this Vault.
+			return i + 1, &RejectedError{Index: i, Reason: "vault reset the unseal progress to 0; the stored keys do not belong to this Vault"}
+		}
+	}
+	return len(keys), ErrStillSealed
+}
+
+// redact removes any key that a message might echo. Vault does not echo
+// keys today; this makes sure a future message cannot leak one.
+func redact(msg string, keys []string) string {
+	for _, k := range keys {
+		if k != "" {
+			msg = strings.ReplaceAll(msg, k, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// redactErr returns err, or a plain copy of its message with keys removed
+// when the message held any.
+func redactErr(err error, keys []string) error {
+	if msg := redact(err.Error(), keys); msg != err.Error() {
+		return errors.New(msg)
+	}
+	return err
+}
