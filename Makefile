@@ -1,0 +1,53 @@
+# vault-init: the Makefile is the front door. `make help` lists the targets.
+
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/aurora/vault-init/internal/cli.Version=$(VERSION)
+
+# The Vault server the tests run against: $VAULT_BIN, else `vault` on PATH,
+# else bin/vault, built from the Go module proxy by `make vault`.
+VAULT_BIN ?= $(shell command -v vault 2>/dev/null)
+ifeq ($(strip $(VAULT_BIN)),)
+VAULT_BIN := $(CURDIR)/bin/vault
+endif
+export VAULT_BIN
+
+# docker compose v2, else docker-compose v1.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+.PHONY: help build vault test lint prod-local down prod-local-clean logs status
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## Build bin/vault-init
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-init ./cmd/vault-init
+
+vault: $(VAULT_BIN) ## Build the test Vault server into bin/vault (unless VAULT_BIN or PATH has one)
+
+$(CURDIR)/bin/vault:
+	@echo "building the test Vault server (first time: ~4 GB of modules, 15-25 min on 2 cores)"
+	cd tools/vault && CGO_ENABLED=0 $(GO) build -o $(CURDIR)/bin/vault .
+
+test: vault ## Run every test (unit, and integration against a real vault server) with -race
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+prod-local: ## Build and start Vault and vault-init with Docker Compose
+	$(COMPOSE) up -d --build
+
+down: ## Stop and remove the containers; keep the vault-data and vault-init volumes
+	$(COMPOSE) down
+
+prod-local-clean: ## Remove the containers and both volumes (the keys and all secrets!)
+	$(COMPOSE) down -v
+
+logs: ## Follow vault-init's logs
+	docker logs -f vault-init
+
+status: ## vault-init status, inside the container
+	docker exec vault-init vault-init status

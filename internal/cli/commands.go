@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/status"
+	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/watch"
+)
+
+// runWatch is `vault-init run`: the long-running sidecar.
+func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	log := newLogger(cfg, stderr)
+	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
+	client, err := vaultclient.New(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	w := watch.New(watch.Options{
+		VaultAddr: cfg.VaultAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
+		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold, CheckInterval: cfg.CheckInterval,
+	}, client, keystore.New(cfg.DataDir), log, stdout, stderr)
+	return failure(w.Run(ctx))
+}
+
+// runStatus is `vault-init status`, or `healthcheck` when quiet.
+func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	client, err := vaultclient.New(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, watch.HealthTimeout)
+	defer cancel()
+	r := status.Gather(ctx, client, keystore.New(cfg.DataDir), cfg.KVMount, cfg.Token.Reveal())
+	if err := r.Write(out); err != nil {
+		return failure(err)
+	}
+	if !r.Ready() {
+		if quiet {
+			return &exitError{code: ExitFailure}
+		}
+		return &exitError{code: ExitFailure, err: errors.New("vault is not ready")}
+	}
+	return nil
+}
+
+// runRootToken is `vault-init root-token`.
+func runRootToken(s *settings, stdout io.Writer) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	data, err := keystore.New(cfg.DataDir).Load()
+	if err != nil {
+		return failure(fmt.Errorf("read root token: %w", err))
+	}
+	if data.RootToken == "" {
+		return failure(errors.New("the keystore holds no root token"))
+	}
+	_, err = fmt.Fprintln(stdout, data.RootToken)
+	return failure(err)
+}

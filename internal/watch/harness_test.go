@@ -1,0 +1,139 @@
+package watch_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
+)
+
+// interval is the check interval of the tests: short, so they run fast.
+const interval = 250 * time.Millisecond
+
+// harness runs one Watcher against a real Vault, in this process.
+type harness struct {
+	t       *testing.T
+	srv     *vaulttest.Server
+	dataDir string
+	logs    *vaulttest.Buffer // debug-level JSON logs
+	out     *vaulttest.Buffer // stdout: the banner
+	errOut  *vaulttest.Buffer // stderr: the emergency block
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+type setup struct {
+	tls   config.TLS
+	token string
+}
+
+// run starts a Watcher for srv keeping its keys in dataDir. It is stopped,
+// and its logs checked for secrets, when the test ends.
+func run(t *testing.T, srv *vaulttest.Server, dataDir string, s setup) *harness {
+	t.Helper()
+	h := &harness{t: t, srv: srv, dataDir: dataDir, logs: &vaulttest.Buffer{}, out: &vaulttest.Buffer{},
+		errOut: &vaulttest.Buffer{}, done: make(chan error, 1)}
+	client, err := vaultclient.New(config.Config{VaultAddr: srv.Addr(), TLS: s.tls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.AddSync(h.logs), zapcore.DebugLevel))
+	w := watch.New(watch.Options{
+		VaultAddr: srv.Addr(), KVMount: "aurora", FallbackToken: s.token,
+		SecretShares: 5, SecretThreshold: 3, CheckInterval: interval,
+	}, client, keystore.New(dataDir), log, h.out, h.errOut)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		h.stop()
+		h.assertNoSecrets()
+	})
+	return h
+}
+
+// stop ends the Watcher and returns what Run returned. It may be called
+// more than once.
+func (h *harness) stop() error {
+	h.t.Helper()
+	if h.cancel == nil {
+		return nil
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		return err
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("watcher did not stop within 5s of its context ending")
+	}
+	return nil
+}
+
+// running reports whether Run has not returned.
+func (h *harness) running() bool {
+	select {
+	case err := <-h.done:
+		h.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// keys loads the keystore, or fails the test.
+func (h *harness) keys() *keystore.InitData {
+	h.t.Helper()
+	d, err := keystore.New(h.dataDir).Load()
+	if err != nil {
+		h.t.Fatalf("load keystore: %v", err)
+	}
+	return d
+}
+
+// assertNoSecrets checks every captured log and the emergency stream
+// against every secret this test's keystore (if any) holds.
+func (h *harness) assertNoSecrets() {
+	d, err := keystore.New(h.dataDir).Load()
+	if err != nil {
+		return
+	}
+	vaulttest.AssertNoSecrets(h.t, "the logs", h.logs.String(), d)
+	vaulttest.AssertNoSecrets(h.t, "stderr", h.errOut.String(), d)
+}
+
+// readFile reads a file or fails the test.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// initJSON is the keystore path in dir.
+func initJSON(dir string) string { return filepath.Join(dir, keystore.FileName) }
+
+// countLines counts log lines holding substr.
+func countLines(logs, substr string) int {
+	n := 0
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
