@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -86,7 +87,7 @@ func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, erro
 		return nil, fmt.Errorf("refusing to initialize: keystore cannot be read: %w", err)
 	}
 	if err := in.Keys.CheckWritable(); err != nil {
-		return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", in.Keys.Path(), err)
+		return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", filepath.Dir(in.Keys.Path()), err)
 	}
 
 	in.Log.Info("initializing vault", zap.Int("secret_shares", in.Shares), zap.Int("secret_threshold", in.Threshold))

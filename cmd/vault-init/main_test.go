@@ -1,0 +1,198 @@
+package main_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// binary is vault-init, built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vault-init-bin-")
+	if err != nil {
+		panic(err)
+	}
+	// Other users must reach the binary (see TestReadOnlyDataDir).
+	os.Chmod(dir, 0o755)
+	binary = filepath.Join(dir, "vault-init")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build vault-init: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one vault-init process.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *vaulttest.Buffer
+	stderr *vaulttest.Buffer
+	done   chan struct{}
+}
+
+// start runs vault-init with args and a clean environment plus env.
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{})}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "VAULT_INIT_CHECK_INTERVAL=250ms", "VAULT_INIT_LOG_LEVEL=debug"}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("vault-init did not exit within %v; stderr:\n%s", timeout, p.stderr.String())
+	}
+	return -1
+}
+
+// runCmd runs vault-init to completion and returns exit code, stdout, stderr.
+func runCmd(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	p := start(t, env, args...)
+	code := p.wait(t, 30*time.Second)
+	return code, p.stdout.String(), p.stderr.String()
+}
+
+func TestFirstStartThroughTheBinary(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dataDir := t.TempDir()
+	env := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
+
+	// Before anything: not ready.
+	if code, _, _ := runCmd(t, env, "healthcheck"); code != 1 {
+		t.Fatalf("healthcheck on a fresh Vault: exit %d, want 1", code)
+	}
+
+	p := start(t, env)
+	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	p.stdout.WaitFor(t, "=====\n", 5*time.Second)
+	data, err := keystore.New(dataDir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The operator's grep, over stdout and stderr together as docker logs 2>&1 gives them.
+	var hits []string
+	for _, l := range strings.Split(p.stdout.String()+p.stderr.String(), "\n") {
+		if strings.Contains(l, "Root Token:") {
+			hits = append(hits, l)
+		}
+	}
+	if len(hits) != 1 || hits[0] != "Root Token: "+data.RootToken {
+		t.Fatalf(`grep "Root Token:" gives %q`, hits)
+	}
+
+	code, out, _ := runCmd(t, env, "status")
+	if code != 0 || !strings.Contains(out, "state        active") || !strings.Contains(out, "aurora/ is kv version 2") ||
+		!strings.Contains(out, "5 shares, threshold 3") || !strings.Contains(out, "file mode    0600") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	vaulttest.AssertNoSecrets(t, "status output", out, data)
+	if code, out, errOut := runCmd(t, env, "healthcheck"); code != 0 || out != "" || errOut != "" {
+		t.Fatalf("healthcheck: exit %d, %q, %q", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, env, "root-token"); code != 0 || out != data.RootToken+"\n" {
+		t.Fatalf("root-token: exit %d", code)
+	}
+
+	// SIGTERM: exit 0, promptly.
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0", code)
+	}
+	t.Logf("figure: exited %v after SIGTERM (requirement: within 1s)", time.Since(start))
+	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
+	if !strings.HasPrefix(p.stdout.String(), "=====") || strings.Count(p.stdout.String(), "\n") != 5 {
+		t.Fatalf("stdout holds more than the banner:\n%s", p.stdout.String())
+	}
+}
+
+func TestSIGTERMWhileWaiting(t *testing.T) {
+	// Nothing listens: vault-init is in its wait-for-Vault backoff.
+	p := start(t, []string{"VAULT_ADDR=http://127.0.0.1:1", "VAULT_INIT_DATA_DIR=" + t.TempDir()})
+	p.stderr.WaitFor(t, "does not answer yet", 10*time.Second)
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	t.Logf("figure: exited %v after SIGTERM while waiting (requirement: within 1s)", time.Since(start))
+}
+
+func TestBadConfigExits2(t *testing.T) {
+	code, out, errOut := runCmd(t, []string{"VAULT_ADDR=", "VAULT_INIT_SECRET_THRESHOLD=9"}, "run", "--check-interval", "1 minute")
+	if code != 2 || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{"vault-addr: must not be empty", "secret-threshold: 9 is above secret-shares (5)", `check-interval: "1 minute"`} {
+		if !strings.Contains(errOut, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestReadOnlyDataDir: the data dir cannot be written, so vault-init must
+// refuse to initialize and leave Vault uninitialized. Root ignores file
+// modes, so as root vault-init runs as the user nobody.
+func TestReadOnlyDataDir(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	dataDir := filepath.Join(base, "ro")
+	if err := os.Mkdir(dataDir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: exec.Command(binary), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{})}
+	p.cmd.Env = []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir, "VAULT_INIT_CHECK_INTERVAL=250ms"}
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if os.Geteuid() == 0 {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	defer func() { p.cmd.Process.Kill(); <-p.done }()
+	p.stderr.WaitFor(t, "refusing to initialize", 30*time.Second)
+	if !strings.Contains(p.stderr.String(), "is not writable") || !strings.Contains(p.stderr.String(), dataDir) {
+		t.Fatalf("the error does not say why:\n%s", p.stderr.String())
+	}
+	if srv.Health().Initialized {
+		t.Fatal("vault was initialized although the keys could not have been saved")
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, keystore.FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("init.json: %v", err)
+	}
+	select {
+	case <-p.done:
+		t.Fatal("vault-init exited; it should keep running and retry")
+	default:
+	}
+}

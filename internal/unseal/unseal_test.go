@@ -1,0 +1,200 @@
+package unseal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap/zaptest"
+)
+
+// fakeVault plays Vault's Shamir unseal: shares accumulate (a duplicate is
+// ignored), and at the threshold they either open it or are all thrown away.
+type fakeVault struct {
+	mu        sync.Mutex
+	threshold int
+	good      map[string]bool // shares of this Vault
+	parts     []string
+	sealed    bool
+	// progressZeroOnFail answers 200 with progress 0 instead of an error
+	// when the combination fails (as some nodes do).
+	progressZeroOnFail bool
+	submits            int
+}
+
+func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.URL.Path {
+	case "/v1/sys/seal-status":
+	case "/v1/sys/unseal":
+		f.submits++
+		var req struct{ Key string }
+		json.NewDecoder(r.Body).Decode(&req)
+		if req.Key == "malformed" {
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"errors":["'key' must be a valid hex or base64 string"]}`)
+			return
+		}
+		for _, p := range f.parts {
+			if p == req.Key {
+				goto status
+			}
+		}
+		f.parts = append(f.parts, req.Key)
+		if len(f.parts) >= f.threshold {
+			ok := true
+			for _, p := range f.parts {
+				ok = ok && f.good[p]
+			}
+			f.parts = nil
+			if ok {
+				f.sealed = false
+			} else if !f.progressZeroOnFail {
+				w.WriteHeader(400)
+				fmt.Fprint(w, `{"errors":["Error unsealing: failed to decrypt keyring"]}`)
+				return
+			}
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+status:
+	json.NewEncoder(w).Encode(map[string]any{
+		"initialized": true, "sealed": f.sealed, "t": f.threshold, "n": len(f.good), "progress": len(f.parts),
+	})
+}
+
+func newFake(t *testing.T, f *fakeVault) *Unsealer {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	cfg := api.DefaultConfig()
+	cfg.Address = srv.URL
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Unsealer{Vault: c.Sys(), Log: zaptest.NewLogger(t)}
+}
+
+var keys = []string{"k0", "k1", "k2", "k3", "k4"}
+
+func sealedFake() *fakeVault {
+	return &fakeVault{threshold: 3, sealed: true, good: map[string]bool{"k0": true, "k1": true, "k2": true, "k3": true, "k4": true}}
+}
+
+func TestUnsealStopsAtThreshold(t *testing.T) {
+	f := sealedFake()
+	n, err := newFake(t, f).Unseal(context.Background(), keys)
+	if err != nil || n != 3 || f.sealed || f.submits != 3 {
+		t.Fatalf("n=%d err=%v sealed=%v submits=%d, want 3 keys and unsealed", n, err, f.sealed, f.submits)
+	}
+}
+
+func TestUnsealNotSealedSubmitsNothing(t *testing.T) {
+	f := sealedFake()
+	f.sealed = false
+	n, err := newFake(t, f).Unseal(context.Background(), keys)
+	if err != nil || n != 0 || f.submits != 0 {
+		t.Fatalf("n=%d err=%v submits=%d", n, err, f.submits)
+	}
+}
+
+func TestUnsealBuildsOnProgressLeftBehind(t *testing.T) {
+	f := sealedFake()
+	f.parts = []string{"k3"} // someone submitted one of our shares
+	n, err := newFake(t, f).Unseal(context.Background(), keys)
+	if err != nil || f.sealed || n != 2 {
+		t.Fatalf("n=%d err=%v sealed=%v, want unsealed after 2 more keys", n, err, f.sealed)
+	}
+}
+
+func TestUnsealRecoversFromForeignProgress(t *testing.T) {
+	for _, zero := range []bool{false, true} {
+		t.Run(fmt.Sprintf("progress zero reply %v", zero), func(t *testing.T) {
+			f := sealedFake()
+			f.progressZeroOnFail = zero
+			f.parts = []string{"someone-elses-share"}
+			_, err := newFake(t, f).Unseal(context.Background(), keys)
+			if err != nil || f.sealed {
+				t.Fatalf("err=%v sealed=%v, want unsealed on the second pass", err, f.sealed)
+			}
+		})
+	}
+}
+
+func TestUnsealRejectedKeys(t *testing.T) {
+	cases := []struct {
+		name      string
+		keys      []string
+		zero      bool
+		wantIndex int
+		wantText  string
+	}{
+		{"foreign keys, error reply", []string{"x0", "x1", "x2", "x3"}, false, 2, "failed to decrypt keyring"},
+		{"foreign keys, progress 0 reply", []string{"x0", "x1", "x2", "x3"}, true, 2, "do not belong to this Vault"},
+		{"one foreign key", []string{"k0", "x1", "k2"}, false, 2, "failed to decrypt"},
+		{"malformed key", []string{"k0", "malformed", "k2"}, false, 1, "valid hex or base64"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := sealedFake()
+			f.progressZeroOnFail = tc.zero
+			_, err := newFake(t, f).Unseal(context.Background(), tc.keys)
+			var rej *RejectedError
+			if !errors.As(err, &rej) || rej.Index != tc.wantIndex || !strings.Contains(err.Error(), tc.wantText) {
+				t.Fatalf("err %v, want a rejection of index %d mentioning %q", err, tc.wantIndex, tc.wantText)
+			}
+			if !f.sealed {
+				t.Fatal("unsealed with bad keys")
+			}
+		})
+	}
+}
+
+func TestUnsealTooFewKeys(t *testing.T) {
+	f := sealedFake()
+	_, err := newFake(t, f).Unseal(context.Background(), keys[:2])
+	if !errors.Is(err, ErrStillSealed) {
+		t.Fatalf("err %v, want ErrStillSealed", err)
+	}
+}
+
+func TestUnsealTransportErrorIsNotRejection(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sys/seal-status" {
+			fmt.Fprint(w, `{"initialized":true,"sealed":true,"t":3,"progress":0}`)
+			return
+		}
+		w.WriteHeader(502)
+		fmt.Fprint(w, `{"errors":["bad gateway"]}`)
+	}))
+	defer srv.Close()
+	cfg := api.DefaultConfig()
+	cfg.Address, cfg.MaxRetries = srv.URL, 0
+	c, _ := api.NewClient(cfg)
+	_, err := (&Unsealer{Vault: c.Sys(), Log: zaptest.NewLogger(t)}).Unseal(context.Background(), keys)
+	var rej *RejectedError
+	if err == nil || errors.As(err, &rej) {
+		t.Fatalf("err %v, want a transport error that is not a rejection", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	if got := redact("bad key k1 here", keys); got != "bad key [redacted] here" {
+		t.Fatalf("redact: %q", got)
+	}
+	if err := redactErr(errors.New("oops k2"), keys); strings.Contains(err.Error(), "k2") {
+		t.Fatalf("redactErr kept the key: %v", err)
+	}
+}

@@ -1,0 +1,106 @@
+package watch_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
+)
+
+// fakeHealth answers sys/health with a fixed status and body, the way a
+// node in a state a single real server cannot easily be put in would, and
+// counts every request by path.
+type fakeHealth struct {
+	mu    sync.Mutex
+	code  int
+	body  string
+	calls map[string]int
+}
+
+func (f *fakeHealth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[r.URL.Path]++
+	if r.URL.Path != "/v1/sys/health" {
+		w.WriteHeader(500)
+		return
+	}
+	w.WriteHeader(f.code)
+	fmt.Fprint(w, f.body)
+}
+
+func (f *fakeHealth) count(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[path]
+}
+
+// TestStatesThatNeedNoAction: unsealed cluster roles are watched and left
+// alone; a removed node and odd replies are reported; nothing is initialized
+// or unsealed, and a failing Vault is not hammered.
+func TestStatesThatNeedNoAction(t *testing.T) {
+	cases := []struct {
+		name    string
+		code    int
+		body    string
+		wantLog string
+	}{
+		{"standby 429", 429, `{"initialized":true,"sealed":false,"standby":true}`, `"state":"standby"`},
+		{"dr secondary 472", 472, `{"initialized":true,"sealed":false,"replication_dr_mode":"secondary"}`, `"state":"dr-secondary"`},
+		{"performance standby 473", 473, `{"initialized":true,"sealed":false,"standby":true,"performance_standby":true}`, `"state":"performance-standby"`},
+		{"standby unhealthy 474", 474, `{"initialized":true,"sealed":false,"standby":true,"ha_connection_healthy":false}`, `"state":"standby-unhealthy"`},
+		{"removed 530", 530, `{"initialized":true,"sealed":false,"removed_from_cluster":true}`, "removed from its raft cluster"},
+		{"server error 500", 500, `{"errors":["internal error"]}`, "check vault health"},
+		{"garbled 200", 200, `{"initialized":tr`, "check vault health"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeHealth{code: tc.code, body: tc.body, calls: map[string]int{}}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			logs := &vaulttest.Buffer{}
+			client, err := vaultclient.New(config.Config{VaultAddr: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel))
+			w := watch.New(watch.Options{VaultAddr: srv.URL, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
+				CheckInterval: 50 * time.Millisecond}, client, keystore.New(t.TempDir()), log, &vaulttest.Buffer{}, &vaulttest.Buffer{})
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer cancel()
+			if err := w.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			out := logs.String()
+			if !strings.Contains(out, tc.wantLog) {
+				t.Fatalf("logs lack %s:\n%s", tc.wantLog, out)
+			}
+			for path, n := range f.calls {
+				if path != "/v1/sys/health" && n > 0 {
+					t.Fatalf("%d requests to %s; a node in this state needs none", n, path)
+				}
+			}
+			// A node in an error state is polled with backoff up to 5 s; a
+			// healthy one every 50 ms. Either way the count is bounded.
+			if n := f.count("/v1/sys/health"); n > 1500/50+1 {
+				t.Fatalf("%d health checks in 1.5s at a 50ms interval", n)
+			}
+			if strings.Count(out, `"msg":"vault state changed"`) != 1 {
+				t.Fatalf("the state was logged more than once:\n%s", out)
+			}
+		})
+	}
+}
