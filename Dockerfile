@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # vault-init: a static binary on an empty base image, run as a non-root user.
 
 # The build image. On a machine without a registry, pass a local stand-in

@@ -147,7 +147,7 @@ func TestSIGTERMWhileWaiting(t *testing.T) {
 }
 
 func TestBadConfigExits2(t *testing.T) {
-	code, out, errOut := runCmd(t, []string{"VAULT_ADDR=", "VAULT_INIT_SECRET_THRESHOLD=9"}, "run", "--check-interval", "1 minute")
+	code, out, errOut := runCmd(t, []string{"VAULT_INIT_SECRET_THRESHOLD=9"}, "run", "--vault-addr", "", "--check-interval", "1 minute")
 	if code != 2 || out != "" {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
@@ -163,7 +163,12 @@ func TestBadConfigExits2(t *testing.T) {
 // modes, so as root vault-init runs as the user nobody.
 func TestReadOnlyDataDir(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
-	base := t.TempDir()
+	// Every directory on the way must be open to nobody; t.TempDir's are 0700.
+	base, err := os.MkdirTemp("", "vault-init-ro-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
 	os.Chmod(base, 0o755)
 	dataDir := filepath.Join(base, "ro")
 	if err := os.Mkdir(dataDir, 0o555); err != nil {

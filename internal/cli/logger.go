@@ -17,6 +17,7 @@ func newLogger(cfg config.Config, w io.Writer) *zap.Logger {
 	ec := zap.NewProductionEncoderConfig()
 	ec.TimeKey = "ts"
 	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	ec.EncodeDuration = zapcore.StringDurationEncoder
 	var enc zapcore.Encoder
 	if cfg.LogFormat == "json" {
 		enc = zapcore.NewJSONEncoder(ec)

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The seed document's flows, end to end, on a real Docker engine (`make e2e`).
+# Each step of the seed is a checked step here. It runs the project's own
+# Dockerfile and docker-compose.yml unchanged; where no registry can be
+# reached, the two base images are local stand-ins (test/e2e/standin),
+# passed only through VAULT_IMAGE and the GO_IMAGE build arg.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+COMPOSE=${COMPOSE:-$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)}
+export COMPOSE
+
+step_no=0
+step() { step_no=$((step_no + 1)); echo; echo "=== e2e step $step_no: $*"; }
+fail() {
+    echo "FAIL (step $step_no): $*" >&2
+    docker ps -a >&2 || true
+    echo "--- vault-init logs (secrets masked)" >&2
+    docker logs vault-init 2>&1 | sed -E 's/(Root Token: |VAULT_TOKEN=)[^ ]+/\1<masked>/' | tail -40 >&2 || true
+    echo "--- vault logs" >&2
+    docker logs vault 2>&1 | tail -20 >&2 || true
+    exit 1
+}
+# until SECONDS CMD...: retry CMD until it succeeds or SECONDS pass.
+until_ok() {
+    local limit=$1; shift
+    local end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || return 1
+        sleep 0.2
+    done
+}
+sealed() { curl -s http://localhost:8200/v1/sys/seal-status | grep -q '"sealed":true'; }
+unsealed() { curl -s http://localhost:8200/v1/sys/seal-status | grep -q '"sealed":false'; }
+root_token() { docker logs vault-init 2>&1 | grep "Root Token:" | awk '{print $3}'; }
+
+# Keep a developer's own .env out of harm's way.
+if [ -f .env ]; then mv .env .env.e2e-backup; fi
+cleanup() {
+    make -s prod-local-clean >/dev/null 2>&1 || true
+    rm -f .env
+    if [ -f .env.e2e-backup ]; then mv .env.e2e-backup .env; fi
+}
+trap cleanup EXIT
+
+# Base images: the official ones when they can be pulled, else stand-ins.
+if [ -z "${VAULT_IMAGE:-}" ] && ! docker pull -q hashicorp/vault:1.21.0 >/dev/null 2>&1; then
+    echo "no registry: using local stand-ins for hashicorp/vault and golang"
+    test/e2e/standin/build.sh all
+    export VAULT_IMAGE=vault-standin:1.21.0 GO_IMAGE=golang-standin:local
+fi
+echo "VAULT_IMAGE=${VAULT_IMAGE:-hashicorp/vault:1.21.0} GO_IMAGE=${GO_IMAGE:-golang (official)} compose: $COMPOSE"
+make -s prod-local-clean >/dev/null 2>&1 || true
+started=$SECONDS
+
+step "make prod-local (first start)"
+make prod-local || fail "make prod-local failed"
+
+step 'docker logs vault-init 2>&1 | grep "Root Token:"'
+[ "$(docker logs vault-init 2>&1 | grep -c "Root Token:")" = 1 ] || fail "want exactly one Root Token line"
+token=$(root_token)
+case "$token" in hvs.*) ;; *) fail "the Root Token line holds no hvs. token" ;; esac
+curl -sf -H "X-Vault-Token: $token" http://localhost:8200/v1/auth/token/lookup-self >/dev/null || fail "the banner's token does not work"
+
+step "VAULT_TOKEN in .env, make down, make prod-local: no second init"
+echo "VAULT_TOKEN=$token" > .env
+make down || fail "make down failed"
+make prod-local || fail "second make prod-local failed"
+[ "$(docker logs vault-init 2>&1 | grep -c "Root Token:")" = 0 ] || fail "the banner was printed again"
+docker logs vault-init 2>&1 | grep -q "already initialized" || fail "no 'already initialized' log"
+docker logs vault-init 2>&1 | grep -q "initializing vault" && fail "vault-init initialized a second time"
+unsealed || fail "vault is sealed after the restart"
+
+step "docker exec vault vault kv put/get/list"
+docker exec vault vault kv put aurora/users/test-secret value='hello' || fail "kv put"
+[ "$(docker exec vault vault kv get -field=value aurora/users/test-secret)" = hello ] || fail "kv get did not return hello"
+docker exec vault vault kv list aurora/users/ | grep -qx test-secret || fail "kv list does not show test-secret"
+
+step "curl sys/health and vault token capabilities"
+curl -sf http://localhost:8200/v1/sys/health >/dev/null || fail "sys/health does not answer 200"
+docker exec vault vault token capabilities aurora/users/ | grep -q root || fail "token capabilities"
+
+step "vault operator seal: vault-init unseals by itself"
+docker exec vault vault operator seal || fail "operator seal"
+until_ok 30 unsealed || fail "vault-init did not unseal after operator seal"
+
+step "vault-init stopped, seal, docker restart vault-init unseals"
+docker stop vault-init >/dev/null
+docker exec vault vault operator seal || fail "operator seal"
+sleep 2
+sealed || fail "vault unsealed itself while vault-init was stopped"
+docker restart vault-init >/dev/null
+until_ok 60 unsealed || fail "docker restart vault-init did not unseal"
+
+step "docker restart vault: sealed on boot, unsealed by vault-init"
+docker restart vault >/dev/null
+until_ok 60 unsealed || fail "vault was not unsealed after docker restart vault"
+docker logs vault-init 2>&1 | grep -q '"previous": "sealed"\|previous.*sealed\|vault unsealed' || fail "no unseal logged"
+
+step "make down, make prod-local: the secret is still there"
+make down || fail "make down"
+docker volume inspect vault-data vault-init >/dev/null || fail "make down removed a volume"
+make prod-local || fail "make prod-local"
+[ "$(docker exec vault vault kv get -field=value aurora/users/test-secret)" = hello ] || fail "the secret is gone"
+
+step "vault-init runs as non-root; init.json is 0600 in a 0700 dir"
+user=$(docker inspect -f '{{.Config.User}}' vault-init)
+case "$user" in ""|0|0:*|root|root:*) fail "vault-init runs as '$user'" ;; esac
+uid=$(docker top vault-init -o uid | tail -n +2 | head -1 | tr -d ' ')
+[ -n "$uid" ] && [ "$uid" != 0 ] || fail "the vault-init process runs as uid '$uid'"
+modes=$(docker run --rm --entrypoint stat -v vault-init:/v "${VAULT_IMAGE:-hashicorp/vault:1.21.0}" -c '%a %u' /v /v/init.json)
+[ "$modes" = "$(printf '700 65532\n600 65532')" ] || fail "volume modes: $modes"
+
+step "make prod-local-clean removes both volumes; the next start initializes afresh"
+make prod-local-clean || fail "make prod-local-clean"
+docker volume inspect vault-data >/dev/null 2>&1 && fail "vault-data survived prod-local-clean"
+docker volume inspect vault-init >/dev/null 2>&1 && fail "vault-init survived prod-local-clean"
+rm -f .env
+make prod-local || fail "make prod-local after clean"
+new=$(root_token)
+[ -n "$new" ] && [ "$new" != "$token" ] || fail "no fresh init after prod-local-clean"
+
+echo
+echo "e2e: all $step_no steps passed in $((SECONDS - started))s"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds the two local stand-ins for the base images that `make e2e` would
+# otherwise pull, for machines that reach no image registry:
+#   vault-standin:1.21.0   the real vault binary (bin/vault, the test build) in a
+#                          minimal image laid out like hashicorp/vault
+#   golang-standin:local   the local Go toolchain plus a module cache holding
+#                          every module of go.sum, so the Dockerfile builds offline
+# The project's Dockerfile and docker-compose.yml are used unchanged; the
+# stand-ins come in only through VAULT_IMAGE and the GO_IMAGE build arg.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+here="$root/test/e2e/standin"
+VAULT_BIN=${VAULT_BIN:-$root/bin/vault}
+BUSYBOX=${BUSYBOX:-$(command -v busybox)}
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
+
+# busybox must be static: the images have no libc.
+if ! file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' && ! ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic'; then
+    echo "build.sh: $BUSYBOX is not static; install Debian's busybox-static" >&2
+    exit 1
+fi
+
+base_rootfs() { # dir: busybox, /bin/sh and friends, CA certificates, /tmp
+    local dir=$1
+    mkdir -p "$dir/bin" "$dir/etc/ssl/certs" "$dir/tmp" "$dir/usr/local/bin"
+    chmod 1777 "$dir/tmp"
+    cp "$BUSYBOX" "$dir/bin/busybox"
+    for applet in $("$BUSYBOX" --list); do
+        [ -e "$dir/bin/$applet" ] || ln -s busybox "$dir/bin/$applet"
+    done
+    cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/"
+}
+
+vault_image() {
+    local dir="$work/vault"
+    base_rootfs "$dir"
+    install -m 0755 "$VAULT_BIN" "$dir/bin/vault"
+    install -m 0755 "$here/vault-entrypoint.sh" "$dir/usr/local/bin/docker-entrypoint.sh"
+    # As in the official (Alpine) image: user vault, uid 100, group vault, gid 1000.
+    printf 'root:x:0:0:root:/root:/bin/sh\nvault:x:100:1000:vault:/home/vault:/bin/false\n' > "$dir/etc/passwd"
+    printf 'root:x:0:\nvault:x:1000:vault\n' > "$dir/etc/group"
+    mkdir -p "$dir/vault/config" "$dir/vault/logs" "$dir/vault/file" "$dir/home/vault"
+    chown -R 100:1000 "$dir/vault" "$dir/home/vault"
+    tar -C "$dir" -c . | docker import \
+        --change 'ENV PATH=/usr/local/bin:/bin' \
+        --change 'EXPOSE 8200' \
+        --change 'VOLUME /vault/logs' \
+        --change 'VOLUME /vault/file' \
+        --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
+        --change 'CMD ["server", "-dev"]' \
+        - vault-standin:1.21.0 >/dev/null
+    echo "built vault-standin:1.21.0"
+}
+
+go_image() {
+    local dir="$work/go"
+    base_rootfs "$dir"
+    mkdir -p "$dir/usr/local" "$dir/go/pkg/mod" "$dir/root"
+    cp -a "$(go env GOROOT)" "$dir/usr/local/go"
+    # Every module the product needs, fetched now (from the local cache or the proxy).
+    (cd "$root" && GOMODCACHE="$dir/go/pkg/mod" GOFLAGS=-mod=mod go mod download)
+    tar -C "$dir" -c . | docker import \
+        --change 'ENV PATH=/usr/local/go/bin:/go/bin:/usr/local/bin:/bin' \
+        --change 'ENV GOPATH=/go' \
+        --change 'ENV GOPROXY=off' \
+        --change 'ENV GOFLAGS=-mod=mod' \
+        --change 'ENV GOTOOLCHAIN=local' \
+        --change 'ENV HOME=/root' \
+        --change 'WORKDIR /go' \
+        - golang-standin:local >/dev/null
+    echo "built golang-standin:local"
+}
+
+case "${1:-all}" in
+    vault) vault_image ;;
+    go) go_image ;;
+    all) vault_image; go_image ;;
+    *) echo "usage: build.sh [vault|go|all]" >&2; exit 2 ;;
+esac
