@@ -201,3 +201,28 @@ func TestReadOnlyDataDir(t *testing.T) {
 	default:
 	}
 }
+
+// TestTLSThroughTheEnvironment: VAULT_CACERT, read as the Vault CLI reads it,
+// makes the generated CA trusted; without it the error names x509.
+func TestTLSThroughTheEnvironment(t *testing.T) {
+	cert := vaulttest.NewCert(t)
+	srv := vaulttest.Start(t, vaulttest.Options{TLS: cert})
+	base := []string{"VAULT_ADDR=" + srv.Addr()}
+
+	p := start(t, append(base, "VAULT_INIT_DATA_DIR="+t.TempDir()))
+	p.stderr.WaitFor(t, "x509: certificate signed by unknown authority", 30*time.Second)
+	if srv.Health().Initialized {
+		t.Fatal("vault was initialized over an unverified connection")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+
+	dataDir := t.TempDir()
+	p = start(t, append(base, "VAULT_INIT_DATA_DIR="+dataDir, "VAULT_CACERT="+cert.CAFile))
+	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	data, err := keystore.New(dataDir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
+}
