@@ -13,10 +13,13 @@ VAULT_BIN := $(CURDIR)/bin/vault
 endif
 export VAULT_BIN
 
+# How long `make prod-local` waits for vault-init to report healthy.
+READY_TIMEOUT ?= 180
+
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault test lint prod-local down prod-local-clean logs status
+.PHONY: help build vault test lint e2e prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,15 +33,25 @@ $(CURDIR)/bin/vault:
 	@echo "building the test Vault server (first time: ~4 GB of modules, 15-25 min on 2 cores)"
 	cd tools/vault && CGO_ENABLED=0 $(GO) build -o $(CURDIR)/bin/vault .
 
-test: vault ## Run every test (unit, and integration against a real vault server) with -race
+test: vault ## Run every test: unit, integration against a real vault server (-race), static deploy checks
 	$(GO) test -race -count=1 -timeout 30m ./...
+	cd test/deploy && $(GO) test -count=1 ./...
+
+e2e: vault ## The seed's flows end to end on a real Docker engine (stand-in images without a registry)
+	test/e2e/e2e.sh
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd test/deploy && $(GO) vet ./...
 
-prod-local: ## Build and start Vault and vault-init with Docker Compose
-	$(COMPOSE) up -d --build
+prod-local: ## Build and start Vault and vault-init with Docker Compose, and wait until Vault is ready
+	VERSION=$(VERSION) $(COMPOSE) up -d --build
+	@scripts/wait-healthy.sh vault-init $(READY_TIMEOUT)
+	@echo
+	@echo 'Vault is initialized, unsealed, and the aurora KV v2 mount is in place.'
+	@echo 'Root token (first start only): docker logs vault-init 2>&1 | grep "Root Token:"'
+	@echo 'Shown again at any time:       docker exec vault-init vault-init root-token'
 
 down: ## Stop and remove the containers; keep the vault-data and vault-init volumes
 	$(COMPOSE) down

@@ -15,8 +15,8 @@ BUSYBOX=${BUSYBOX:-$(command -v busybox)}
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 
-# busybox must be static: the images have no libc.
-if ! file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' && ! ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic'; then
+# busybox must be static: the images have no libc (ldd fails on a static binary).
+if [ -z "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
     echo "build.sh: $BUSYBOX is not static; install Debian's busybox-static" >&2
     exit 1
 fi
@@ -32,28 +32,43 @@ base_rootfs() { # dir: busybox, /bin/sh and friends, CA certificates, /tmp
     cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/"
 }
 
+# fresh TAG HASH: whether the image TAG exists and was built from inputs
+# whose hash is HASH (so an unchanged stand-in is not rebuilt).
+fresh() {
+    [ "$(docker image inspect -f '{{index .Config.Labels "standin.inputs"}}' "$1" 2>/dev/null)" = "$2" ]
+}
+
 vault_image() {
+    local hash
+    hash=$(cat "$here/vault-entrypoint.sh" "$here/build.sh" "$here/su-exec/main.go" <(stat -c '%s %Y' "$VAULT_BIN") | sha256sum | cut -c1-16)
+    if fresh vault-standin:1.21.0 "$hash"; then echo "vault-standin:1.21.0 is up to date"; return; fi
     local dir="$work/vault"
     base_rootfs "$dir"
     install -m 0755 "$VAULT_BIN" "$dir/bin/vault"
     install -m 0755 "$here/vault-entrypoint.sh" "$dir/usr/local/bin/docker-entrypoint.sh"
+    mkdir -p "$dir/sbin"
+    (cd "$root" && CGO_ENABLED=0 go build -o "$dir/sbin/su-exec" ./test/e2e/standin/su-exec)
     # As in the official (Alpine) image: user vault, uid 100, group vault, gid 1000.
     printf 'root:x:0:0:root:/root:/bin/sh\nvault:x:100:1000:vault:/home/vault:/bin/false\n' > "$dir/etc/passwd"
     printf 'root:x:0:\nvault:x:1000:vault\n' > "$dir/etc/group"
     mkdir -p "$dir/vault/config" "$dir/vault/logs" "$dir/vault/file" "$dir/home/vault"
     chown -R 100:1000 "$dir/vault" "$dir/home/vault"
     tar -C "$dir" -c . | docker import \
-        --change 'ENV PATH=/usr/local/bin:/bin' \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'EXPOSE 8200' \
         --change 'VOLUME /vault/logs' \
         --change 'VOLUME /vault/file' \
         --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
         --change 'CMD ["server", "-dev"]' \
+        --change "LABEL standin.inputs=$hash" \
         - vault-standin:1.21.0 >/dev/null
     echo "built vault-standin:1.21.0"
 }
 
 go_image() {
+    local hash
+    hash=$(cat "$here/build.sh" "$root/go.sum" <(go version) | sha256sum | cut -c1-16)
+    if fresh golang-standin:local "$hash"; then echo "golang-standin:local is up to date"; return; fi
     local dir="$work/go"
     base_rootfs "$dir"
     mkdir -p "$dir/usr/local" "$dir/go/pkg/mod" "$dir/root"
@@ -68,6 +83,7 @@ go_image() {
         --change 'ENV GOTOOLCHAIN=local' \
         --change 'ENV HOME=/root' \
         --change 'WORKDIR /go' \
+        --change "LABEL standin.inputs=$hash" \
         - golang-standin:local >/dev/null
     echo "built golang-standin:local"
 }

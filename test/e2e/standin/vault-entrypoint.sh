@@ -33,7 +33,7 @@ if [ "$1" = vault ]; then
         done
     fi
     if [ "$(id -u)" = 0 ]; then
-        set -- setpriv --reuid=vault --regid=vault --init-groups "$@"
+        set -- su-exec vault "$@"
     fi
 fi
 exec "$@"

@@ -1,0 +1,231 @@
+// Package deploy checks the container delivery without a Docker engine: the
+// compose file through the reference Compose loader, the Dockerfile through
+// BuildKit's own parser, and the Vault server config through HCL. It lives in
+// its own module so that these test-only dependencies never reach the
+// product's go.mod or its image build.
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/hashicorp/hcl"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+const repo = "../.."
+
+func load(t *testing.T, env ...string) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(repo, "docker-compose.yml")},
+		cli.WithName("aurora-test"), cli.WithWorkingDirectory(repo), cli.WithEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("compose file does not load: %v", err)
+	}
+	return p
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, ok := p.Services[name]
+	if !ok {
+		t.Fatalf("no service %q", name)
+	}
+	return s
+}
+
+func env(s types.ServiceConfig, key string) string {
+	if v, ok := s.Environment[key]; ok && v != nil {
+		return *v
+	}
+	return "<unset>"
+}
+
+func volume(s types.ServiceConfig, target string) string {
+	for _, v := range s.Volumes {
+		if v.Target == target {
+			return v.Source
+		}
+	}
+	return ""
+}
+
+func TestComposeVault(t *testing.T) {
+	p := load(t)
+	v := service(t, p, "vault")
+	if v.ContainerName != "vault" {
+		t.Errorf("vault container_name %q", v.ContainerName)
+	}
+	if !regexp.MustCompile(`^hashicorp/vault:\d+\.\d+\.\d+$`).MatchString(v.Image) {
+		t.Errorf("vault image %q is not the official image with a pinned tag", v.Image)
+	}
+	if got := service(t, load(t, "VAULT_IMAGE=example/vault:9"), "vault").Image; got != "example/vault:9" {
+		t.Errorf("VAULT_IMAGE does not override the image (got %q)", got)
+	}
+	if len(v.Ports) != 1 || v.Ports[0].Target != 8200 || v.Ports[0].Published != "8200" {
+		t.Errorf("vault ports %+v, want 8200:8200", v.Ports)
+	}
+	if env(v, "VAULT_ADDR") != "http://127.0.0.1:8200" {
+		t.Errorf("vault VAULT_ADDR %q", env(v, "VAULT_ADDR"))
+	}
+	if env(v, "VAULT_TOKEN") != "" {
+		t.Errorf("vault VAULT_TOKEN defaults to %q, want empty", env(v, "VAULT_TOKEN"))
+	}
+	if got := env(service(t, load(t, "VAULT_TOKEN=hvs.x"), "vault"), "VAULT_TOKEN"); got != "hvs.x" {
+		t.Errorf("VAULT_TOKEN from .env does not reach the vault container (got %q)", got)
+	}
+	if volume(v, "/vault/data") != "vault-data" {
+		t.Errorf("/vault/data is not the vault-data volume: %+v", v.Volumes)
+	}
+	if v.HealthCheck == nil || len(v.HealthCheck.Test) == 0 {
+		t.Error("vault has no healthcheck")
+	}
+	if !strings.Contains(strings.Join(v.Command, " "), "server") {
+		t.Errorf("vault command %q does not start a server", v.Command)
+	}
+}
+
+func TestComposeVaultInit(t *testing.T) {
+	p := load(t)
+	s := service(t, p, "vault-init")
+	if s.ContainerName != "vault-init" {
+		t.Errorf("container_name %q", s.ContainerName)
+	}
+	if s.Build == nil || filepath.Clean(s.Build.Context) != filepath.Clean(mustAbs(t, repo)) {
+		t.Errorf("vault-init is not built from the repository's Dockerfile: %+v", s.Build)
+	}
+	if volume(s, "/vault-init") != "vault-init" {
+		t.Errorf("/vault-init is not the vault-init volume: %+v", s.Volumes)
+	}
+	for key, want := range map[string]string{"VAULT_ADDR": "http://vault:8200", "VAULT_KV_MOUNT": "aurora", "VAULT_KV_BASE_PATH": "users"} {
+		if env(s, key) != want {
+			t.Errorf("vault-init %s = %q, want %q", key, env(s, key), want)
+		}
+	}
+	if s.Restart != "unless-stopped" {
+		t.Errorf("vault-init restart %q", s.Restart)
+	}
+	// The healthcheck comes from the image (Dockerfile); compose must not turn it off.
+	if s.HealthCheck != nil && s.HealthCheck.Disable {
+		t.Error("compose disables vault-init's healthcheck")
+	}
+	for _, name := range []string{"vault-data", "vault-init"} {
+		if v, ok := p.Volumes[name]; !ok || v.Name != name || bool(v.External) {
+			t.Errorf("volume %s: %+v, want a managed volume named exactly %s", name, v, name)
+		}
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func TestVaultServerConfig(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repo, "deploy", "vault", "vault.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		UI           bool                         `hcl:"ui"`
+		DisableMlock bool                         `hcl:"disable_mlock"`
+		Storage      map[string]map[string]string `hcl:"storage"`
+		Listener     map[string]map[string]any    `hcl:"listener"`
+	}
+	if err := hcl.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("vault.hcl: %v", err)
+	}
+	if !c.UI || !c.DisableMlock || c.Storage["file"]["path"] != "/vault/data" {
+		t.Errorf("vault.hcl: ui %v, disable_mlock %v, storage %v", c.UI, c.DisableMlock, c.Storage)
+	}
+	tcp := c.Listener["tcp"]
+	if tcp["address"] != "0.0.0.0:8200" || tcp["tls_disable"] != true {
+		t.Errorf("vault.hcl listener %v", tcp)
+	}
+}
+
+// instructions parses the Dockerfile and returns its lines by stage.
+func instructions(t *testing.T) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(repo, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := parser.Parse(f)
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	var stages [][]string
+	for _, n := range res.AST.Children {
+		line := strings.TrimSpace(strings.ToUpper(n.Value) + " " + strings.Join(append(n.Flags, nodeArgs(n)...), " "))
+		if strings.EqualFold(n.Value, "from") || len(stages) == 0 {
+			stages = append(stages, nil)
+		}
+		stages[len(stages)-1] = append(stages[len(stages)-1], line)
+	}
+	return stages
+}
+
+func nodeArgs(n *parser.Node) []string {
+	var out []string
+	for a := n.Next; a != nil; a = a.Next {
+		out = append(out, a.Value)
+	}
+	for _, c := range n.Children {
+		out = append(out, c.Value)
+		out = append(out, nodeArgs(c)...)
+	}
+	return out
+}
+
+func TestDockerfile(t *testing.T) {
+	stages := instructions(t)
+	if len(stages) < 3 {
+		t.Fatalf("want a multi-stage build, got %d stages", len(stages)-1)
+	}
+	all := strings.Join(stages[0], "\n") + "\n" + strings.Join(stages[1], "\n")
+	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(string(gomod))[1]
+	if !strings.Contains(all, "ARG GO_IMAGE=golang:"+goVersion+"\n") {
+		t.Errorf("the build image is not an ARG GO_IMAGE defaulting to golang:%s:\n%s", goVersion, all)
+	}
+	for _, flag := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "cli.Version="} {
+		if !strings.Contains(all, flag) {
+			t.Errorf("the build stage lacks %q", flag)
+		}
+	}
+	final := strings.Join(stages[len(stages)-1], "\n")
+	if !strings.HasPrefix(final, "FROM scratch") && !strings.Contains(final, "distroless/static") {
+		t.Errorf("the runtime image is not minimal:\n%s", final)
+	}
+	user := regexp.MustCompile(`(?m)^USER (\S+)`).FindStringSubmatch(final)
+	if user == nil || user[1] == "root" || user[1] == "0" || strings.HasPrefix(user[1], "0:") || strings.HasPrefix(user[1], "root:") {
+		t.Errorf("the runtime image does not set a non-root USER:\n%s", final)
+	}
+	if !regexp.MustCompile(`(?m)^HEALTHCHECK .*vault-init healthcheck`).MatchString(final) {
+		t.Errorf("no HEALTHCHECK running vault-init healthcheck:\n%s", final)
+	}
+	if !strings.Contains(final, "ca-certificates.crt") {
+		t.Error("the runtime image has no CA certificates")
+	}
+	if !regexp.MustCompile(`(?m)^COPY .*--chown=` + regexp.QuoteMeta(strings.Split(user[1], ":")[0]) + `\S* .* /vault-init$`).MatchString(final) {
+		t.Errorf("/vault-init is not created owned by the runtime user:\n%s", final)
+	}
+}
