@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -244,15 +245,21 @@ func (s *Server) dumpLog() {
 	s.t.Logf("vault server log (last lines):\n%s", s.logTail())
 }
 
-// freePort asks the kernel for a free loopback port.
+// freePort picks a free loopback port below the kernel's ephemeral range
+// (32768 and up), so that a server restarted on its port does not find it
+// taken by some client connection's local end in the meantime.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 100; i++ {
+		port := 20000 + mathrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return 0
 }
 
 // waitListening waits until something accepts connections on port, or the
