@@ -19,7 +19,7 @@ READY_TIMEOUT ?= 180
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault test lint e2e prod-local down prod-local-clean logs status
+.PHONY: help build vault test test-faults fuzz lint e2e prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,9 +33,21 @@ $(CURDIR)/bin/vault:
 	@echo "building the test Vault server (first time: ~4 GB of modules, 15-25 min on 2 cores)"
 	cd tools/vault && CGO_ENABLED=0 $(GO) build -o $(CURDIR)/bin/vault .
 
-test: vault ## Run every test: unit, integration against a real vault server (-race), static deploy checks
+test: vault ## Run every test: unit and integration (-race), static deploy checks, short fault suite, short fuzzing
 	$(GO) test -race -count=1 -timeout 30m ./...
 	cd test/deploy && $(GO) test -count=1 ./...
+	$(GO) test -tags faultinject -short -count=1 -timeout 10m ./test/faults/
+	$(MAKE) --no-print-directory fuzz
+
+test-faults: vault ## The whole fault-injection suite (crashes, disk faults, a misbehaving Vault; several minutes)
+	$(GO) test -tags faultinject -count=1 -timeout 60m -v ./test/faults/ 2>&1 | tee bin/faults.log | grep -E '^(=== RUN|--- |FIGURE|PASS|FAIL|ok)'
+
+FUZZTIME ?= 10s
+fuzz: ## Fuzz the keystore decoder, config parsing and Vault reply handling, FUZZTIME each
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/keystore
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzObserve$$' -fuzztime=$(FUZZTIME) ./internal/vaultstate
+	$(GO) test -run='^$$' -fuzz='^FuzzUnsealReplies$$' -fuzztime=$(FUZZTIME) ./internal/unseal
 
 e2e: vault ## The seed's flows end to end on a real Docker engine (stand-in images without a registry)
 	test/e2e/e2e.sh

@@ -167,6 +167,10 @@ func TestConfigFileProblems(t *testing.T) {
 		{"bad yaml", "c.yaml", "kv-mount: [\n", "cannot read"},
 		{"missing file", "", "", "cannot read"},
 		{"json", "c.json", `{"secret-shares": "x"}`, `secret-shares: "x" is not a whole number`},
+		{"list value", "c.yaml", "kv-mount: [a, b]\n", "kv-mount: must be a single value"},
+		{"map value", "c.yaml", "vault-addr:\n  x: 1\n", "vault-addr: must be a single value"},
+		{"huge file", "c.yaml", "# " + strings.Repeat("x", MaxConfigFileBytes) + "\n", "a config file is at most"},
+		{"number where text", "c.toml", "secret-shares = 3\nsecret-threshold = 2\nkv-mount = 7\n", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,6 +179,12 @@ func TestConfigFileProblems(t *testing.T) {
 				path = writeConfig(t, tc.file, tc.content)
 			}
 			_, err := load(t, "--config", path)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}

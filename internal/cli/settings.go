@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -10,6 +11,10 @@ import (
 
 	"github.com/aurora/vault-init/internal/config"
 )
+
+// MaxConfigFileBytes bounds the config file. A real one is a few hundred
+// bytes; a larger one is a mistake (or an attack) and is refused unread.
+const MaxConfigFileBytes = 64 << 10
 
 // settings binds every config.Option to a flag, an environment variable and
 // a config-file key through one viper instance (never the global one).
@@ -48,6 +53,9 @@ func (s *settings) addFlags(fs *pflag.FlagSet) {
 func (s *settings) load() (config.Config, error) {
 	var problems config.Problems
 	if s.configFile != "" {
+		if st, err := os.Stat(s.configFile); err == nil && st.Size() > MaxConfigFileBytes {
+			return config.Config{}, config.Problems{fmt.Sprintf("config: %s is %d bytes; a config file is at most %d", s.configFile, st.Size(), MaxConfigFileBytes)}
+		}
 		s.v.SetConfigFile(s.configFile)
 		if err := s.v.ReadInConfig(); err != nil {
 			return config.Config{}, config.Problems{fmt.Sprintf("config: cannot read %s: %v", s.configFile, err)}
@@ -79,6 +87,12 @@ func (s *settings) fileProblems() config.Problems {
 			p = append(p, fmt.Sprintf("config: %s: a token may not be kept in the config file; set VAULT_TOKEN", k))
 		case !config.IsKey(k):
 			p = append(p, fmt.Sprintf("config: %s: unknown key (known: %s)", k, strings.Join(fileKeys(), ", ")))
+		default:
+			switch s.v.Get(k).(type) {
+			case string, bool, int, int64, float64:
+			default:
+				p = append(p, fmt.Sprintf("config: %s: must be a single value (a string, number or boolean), not %T", k, s.v.Get(k)))
+			}
 		}
 	}
 	return p

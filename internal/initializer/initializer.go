@@ -19,6 +19,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/banner"
+	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/keystore"
 )
 
@@ -35,17 +36,21 @@ var (
 	ErrKeysUnsaved = errors.New("stopped before the unseal keys could be saved")
 )
 
-// Vault is the one call the initializer makes: the api client's
-// Sys().InitWithContext. A non-2xx reply must be an *api.ResponseError.
+// Vault is what the initializer asks of Vault: the api client's
+// Sys().InitStatusWithContext and Sys().InitWithContext. A non-2xx reply
+// must be an *api.ResponseError.
 type Vault interface {
+	InitStatusWithContext(ctx context.Context) (bool, error)
 	InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error)
 }
 
 // Keystore is what the initializer needs of the keystore: Load returns an
 // error matching keystore.ErrNotFound only when there is no file; Save is
-// atomic and returns nil only once the file reads back equal to its input.
+// atomic and returns nil only once the file reads back equal to its input;
+// TryLock returns keystore.ErrLocked while another process holds the lock.
 type Keystore interface {
 	Path() string
+	TryLock() (unlock func(), err error)
 	CheckWritable() error
 	Load() (*keystore.InitData, error)
 	Save(d *keystore.InitData) error
@@ -67,6 +72,9 @@ type Initializer struct {
 	InitTimeout time.Duration
 	// SaveBackoff spaces out attempts to save the keys after a failure.
 	SaveBackoff *backoff.Backoff
+	// LockWarnAfter is how long waiting for another process's data-dir lock
+	// may last before it is reported as held too long.
+	LockWarnAfter time.Duration
 }
 
 // Initialize initializes Vault and returns the saved init data. Call it only
@@ -77,6 +85,18 @@ type Initializer struct {
 // does not return until the keys are saved and verified, or ctx ends; in that
 // case it prints the keys to Emergency and returns ErrKeysUnsaved.
 func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, error) {
+	unlock, err := in.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Under the lock, ask Vault again: another vault-init sharing the data
+	// dir may have initialized it while this one waited.
+	if done, err := in.Vault.InitStatusWithContext(ctx); err != nil {
+		return nil, fmt.Errorf("read init status: %w", err)
+	} else if done {
+		return nil, ErrAlreadyInitialized
+	}
 	existing, err := in.Keys.Load()
 	switch {
 	case err == nil:
@@ -91,6 +111,7 @@ func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, erro
 	}
 
 	in.Log.Info("initializing vault", zap.Int("secret_shares", in.Shares), zap.Int("secret_threshold", in.Threshold))
+	faultinject.Point("before-init")
 	// Not ctx: a shutdown must not cut the one reply that carries the keys.
 	initCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.InitTimeout)
 	resp, err := in.Vault.InitWithContext(initCtx, &api.InitRequest{SecretShares: in.Shares, SecretThreshold: in.Threshold})
@@ -101,25 +122,58 @@ func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, erro
 		}
 		return nil, fmt.Errorf("init vault: %w", err)
 	}
+	// From here until the keys are durable on disk, they exist only in
+	// this process: nothing else runs in between.
+	replyAt := time.Now()
+	faultinject.Point("after-init-reply")
 	data := &keystore.InitData{
-		Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: in.VaultAddr,
+		Version: keystore.FormatVersion, CreatedAt: replyAt.UTC(), VaultAddr: in.VaultAddr,
 		SecretShares: in.Shares, SecretThreshold: in.Threshold,
 		Keys: resp.Keys, KeysB64: resp.KeysB64, RootToken: resp.RootToken,
 	}
-	if err := in.save(ctx, data); err != nil {
+	if err := in.save(ctx, data, replyAt); err != nil {
 		return nil, err
 	}
+	faultinject.Point("after-save")
 	return data, nil
+}
+
+// lock waits for the data dir's lock, reporting a wait that lasts too long.
+func (in *Initializer) lock(ctx context.Context) (func(), error) {
+	start, warned := time.Now(), time.Time{}
+	wait := backoff.New(100*time.Millisecond, time.Second)
+	for {
+		unlock, err := in.Keys.TryLock()
+		if err == nil {
+			return unlock, nil
+		}
+		if !errors.Is(err, keystore.ErrLocked) {
+			return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", filepath.Dir(in.Keys.Path()), err)
+		}
+		held := time.Since(start)
+		switch {
+		case warned.IsZero() && held < in.LockWarnAfter:
+			in.Log.Debug("waiting for another vault-init to release the data dir lock")
+		case time.Since(warned) >= in.LockWarnAfter:
+			in.Log.Warn("another vault-init has held the data dir lock for too long; is it stuck saving keys? see its logs",
+				zap.String("lock", filepath.Join(filepath.Dir(in.Keys.Path()), keystore.LockFileName)), zap.Duration("held", held.Round(time.Second)))
+			warned = time.Now()
+		}
+		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // save retries until the keys are on disk or ctx ends. The keys stay in
 // memory the whole time; nothing here may drop them.
-func (in *Initializer) save(ctx context.Context, data *keystore.InitData) error {
+func (in *Initializer) save(ctx context.Context, data *keystore.InitData, replyAt time.Time) error {
 	for attempt := 1; ; attempt++ {
 		err := in.Keys.Save(data)
 		if err == nil {
+			// window: from Vault's reply to the keys being durable and read back.
 			in.Log.Info("unseal keys and root token saved", zap.String("path", in.Keys.Path()),
-				zap.Int("keys", len(data.Keys)), zap.Int("attempts", attempt))
+				zap.Int("keys", len(data.Keys)), zap.Int("attempts", attempt), zap.Duration("window", time.Since(replyAt)))
 			return nil
 		}
 		in.Log.Error("could not save the unseal keys; they are held in memory and the save will be retried",

@@ -26,6 +26,14 @@ type fakeVault struct {
 	err   error
 	ctxOK bool // whether the ctx passed was still live when the reply came
 	block chan struct{}
+	// initialized is what InitStatus answers.
+	initialized bool
+}
+
+func (f *fakeVault) InitStatusWithContext(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.initialized, nil
 }
 
 func (f *fakeVault) InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error) {
@@ -69,7 +77,7 @@ func newInit(v Vault, ks Keystore) (*Initializer, *observer.ObservedLogs, *bytes
 	return &Initializer{
 		Vault: v, Keys: ks, Log: zap.New(core), VaultAddr: "http://vault:8200",
 		Shares: 5, Threshold: 3, Emergency: &emergency, InitTimeout: time.Second,
-		SaveBackoff: backoff.New(time.Millisecond, 5*time.Millisecond),
+		SaveBackoff: backoff.New(time.Millisecond, 5*time.Millisecond), LockWarnAfter: 50 * time.Millisecond,
 	}, logs, &emergency
 }
 
@@ -232,5 +240,51 @@ func TestShutdownDoesNotCutInit(t *testing.T) {
 	}
 	if !v.ctxOK {
 		t.Fatal("the sys/init request was cancelled by the shutdown")
+	}
+}
+
+func TestInitializeUnderLock(t *testing.T) {
+	dir := t.TempDir()
+	other := keystore.New(dir)
+	unlock, err := other.TryLock() // another vault-init is initializing
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &fakeVault{}
+	in, logs, _ := newInit(v, keystore.New(dir))
+	done := make(chan error)
+	go func() { _, err := in.Initialize(context.Background()); done <- err }()
+	time.Sleep(200 * time.Millisecond)
+	if n := logs.FilterMessageSnippet("held the data dir lock for too long").Len(); n == 0 {
+		t.Fatal("a long-held lock was not reported")
+	}
+	v.mu.Lock()
+	calls := v.calls
+	v.initialized = true // ... and finished
+	v.mu.Unlock()
+	if calls != 0 {
+		t.Fatal("initialized while another process held the lock")
+	}
+	unlock()
+	if err := <-done; !errors.Is(err, ErrAlreadyInitialized) {
+		t.Fatalf("err %v, want ErrAlreadyInitialized once the other finished", err)
+	}
+	if v.calls != 0 {
+		t.Fatal("initialized a Vault that the other process had initialized")
+	}
+}
+
+func TestLockWaitEndsWithContext(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := keystore.New(dir).TryLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	in, _, _ := newInit(&fakeVault{}, keystore.New(dir))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := in.Initialize(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the context's error", err)
 	}
 }

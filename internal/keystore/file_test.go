@@ -171,3 +171,22 @@ func TestStringHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestTryLock(t *testing.T) {
+	a := New(t.TempDir())
+	b := New(a.Dir())
+	unlock, err := a.TryLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.TryLock(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second lock: %v, want ErrLocked", err)
+	}
+	unlock()
+	unlock2, err := b.TryLock()
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	unlock2()
+	assertMode(t, filepath.Join(a.Dir(), LockFileName), 0o600)
+}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/faultinject"
 )
 
 // Vault is what the unsealer needs of a node: the api client's Sys() seal
@@ -87,6 +89,9 @@ func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshol
 			return i + 1, fmt.Errorf("submit unseal key %d: %w", i, redactErr(err, keys))
 		}
 		u.Log.Debug("unseal key submitted", zap.Int("key_index", i), zap.Int("progress", st.Progress), zap.Int("threshold", st.T))
+		if i == 0 {
+			faultinject.Point("mid-unseal")
+		}
 		if !st.Sealed {
 			return i + 1, nil
 		}

@@ -198,3 +198,5 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("redactErr kept the key: %v", err)
 	}
 }
+
+func decodeJSON(raw []byte, v any) error { return json.Unmarshal(raw, v) }

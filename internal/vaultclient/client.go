@@ -6,6 +6,7 @@ package vaultclient
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -18,6 +19,11 @@ import (
 // healthy Vault needs (init takes about a second, mostly key generation) and
 // short enough that a hung connection is noticed and retried.
 const RequestTimeout = 30 * time.Second
+
+// MaxResponseBytes bounds every reply vault-init reads. Vault's largest
+// reply here (the list of mounts) is a few KiB; a reply past this is an
+// error, not a reason to fill memory.
+const MaxResponseBytes = 4 << 20
 
 // New returns a client for cfg.VaultAddr with TLS as cfg says and no token.
 //
@@ -53,6 +59,9 @@ func New(cfg config.Config) (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure tls: %w", err)
 	}
+	// Wrapped only now: the api package expects an *http.Transport while
+	// it configures TLS.
+	ac.HttpClient.Transport = &limitedTransport{base: transport, max: MaxResponseBytes}
 	c, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("new vault client: %w", err)
@@ -60,3 +69,49 @@ func New(cfg config.Config) (*api.Client, error) {
 	c.ClearToken()
 	return c, nil
 }
+
+// limitedTransport fails a reply whose body is larger than max bytes.
+type limitedTransport struct {
+	base http.RoundTripper
+	max  int64
+}
+
+func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > t.max {
+		resp.Body.Close()
+		return nil, fmt.Errorf("vault reply to %s is %d bytes, more than the %d allowed", req.URL.Path, resp.ContentLength, t.max)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max, path: req.URL.Path, max: t.max}
+	return resp, nil
+}
+
+// limitedBody reads at most max bytes, then fails.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+	max  int64
+	path string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One more byte tells a body of exactly max bytes from a longer one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("vault reply to %s is larger than the %d bytes allowed", b.path, b.max)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

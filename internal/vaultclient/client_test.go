@@ -78,3 +78,30 @@ func TestClientCertNeedsKey(t *testing.T) {
 		t.Fatal("client cert without key accepted")
 	}
 }
+
+func TestRepliesAreBounded(t *testing.T) {
+	big := strings.Repeat(" ", MaxResponseBytes) + `{"initialized":true}`
+	for _, chunked := range []bool{false, true} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if chunked {
+				w.(http.Flusher).Flush() // no Content-Length: the body is streamed
+			}
+			w.Write([]byte(big))
+		}))
+		err := health(t, config.Config{VaultAddr: srv.URL})
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), "allowed") {
+			t.Fatalf("chunked %v: err %v, want a size error", chunked, err)
+		}
+	}
+	// A reply of exactly the limit is read.
+	exact := `{"initialized":true}` + strings.Repeat(" ", MaxResponseBytes-len(`{"initialized":true}`))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush()
+		w.Write([]byte(exact))
+	}))
+	defer srv.Close()
+	if err := health(t, config.Config{VaultAddr: srv.URL}); err != nil {
+		t.Fatalf("a reply of exactly the limit: %v", err)
+	}
+}

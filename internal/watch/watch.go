@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/banner"
+	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/kvmount"
@@ -31,6 +33,9 @@ const (
 	MaxErrorRetry = 5 * time.Second
 	HealthTimeout = 10 * time.Second
 	InitTimeout   = 2 * time.Minute
+	// LockWarnAfter is how long another process may hold the data dir's
+	// lock before vault-init reports it.
+	LockWarnAfter = 30 * time.Second
 	// RepeatError is how often an unchanged error is logged again, so that
 	// `docker logs` shows that vault-init is still stuck on it.
 	RepeatError = time.Minute
@@ -61,9 +66,10 @@ type Watcher struct {
 	observed      bool // state holds a real observation
 	answered      bool // Vault has answered at least once in this run
 	data          *keystore.InitData
-	configured    bool // the mount was checked since Vault last became active
-	bannerPending bool // this run initialized Vault and owes the operator the banner
-	ready         bool // "ready" was logged for the current active period
+	configured    bool        // the mount was checked since Vault last became active
+	bannerPending bool        // this run initialized Vault and owes the operator the banner
+	ready         bool        // "ready" was logged for the current active period
+	warnedMode    fs.FileMode // the keystore mode last warned about
 	lastErr       string
 	lastErrAt     time.Time
 }
@@ -77,7 +83,7 @@ func New(opts Options, client *api.Client, keys *keystore.File, log *zap.Logger,
 		init: &initializer.Initializer{
 			Vault: client.Sys(), Keys: keys, Log: log.Named("init"), VaultAddr: opts.VaultAddr,
 			Shares: opts.SecretShares, Threshold: opts.SecretThreshold, Emergency: errOut,
-			InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry),
+			InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry), LockWarnAfter: LockWarnAfter,
 		},
 		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
 		reach:    backoff.New(FirstRetry, maxReach),
@@ -196,6 +202,7 @@ func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 	switch {
 	case err == nil:
 		w.data = data
+		w.checkMode()
 		return data, nil
 	case errors.Is(err, keystore.ErrNotFound) && w.data != nil:
 		w.log.Error("keystore file has disappeared; unsealing with the copy in memory. Restore it from a backup or run `vault-init status` to see what is wrong",
@@ -226,6 +233,7 @@ func (w *Watcher) configure(ctx context.Context) time.Duration {
 		return w.fail(fmt.Errorf("clone vault client: %w", err))
 	}
 	c.SetToken(token)
+	faultinject.Point("before-mount")
 	action, err := kvmount.Ensure(ctx, c.Sys(), w.opts.KVMount)
 	if err != nil {
 		return w.fail(err)
@@ -245,6 +253,19 @@ func (w *Watcher) configure(ctx context.Context) time.Duration {
 	w.errs.Reset()
 	w.lastErr = ""
 	return w.opts.CheckInterval
+}
+
+// checkMode warns, once per mode seen, when others may read the keystore.
+// It does not refuse to unseal: the exposure has already happened, and
+// leaving Vault sealed would add an outage to it.
+func (w *Watcher) checkMode() {
+	mode, err := w.keys.Mode()
+	if err != nil || mode&0o077 == 0 || mode == w.warnedMode {
+		return
+	}
+	w.warnedMode = mode
+	w.log.Warn("the keystore is readable by others; whoever reads it holds root on this Vault. Fix: chmod 600 it, and consider rotating the keys (vault operator rekey)",
+		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
 }
 
 // fail logs err (once while it stays the same, again every RepeatError) and
