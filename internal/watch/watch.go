@@ -152,7 +152,10 @@ func (w *Watcher) step(ctx context.Context, obs vaultstate.Observation) (time.Du
 		w.log.Debug("vault does not answer yet", zap.Error(obs.Err))
 		return w.reach.Next(), nil
 	case vaultstate.Unknown:
-		return w.fail(fmt.Errorf("check vault health: %w", obs.Err)), nil
+		// A check that failed is retried as fast as an unreachable Vault:
+		// Vault coming back must be noticed within one check interval.
+		w.report(fmt.Errorf("check vault health: %w", obs.Err))
+		return w.reach.Next(), nil
 	case vaultstate.Uninitialized:
 		return w.initialize(ctx)
 	case vaultstate.Sealed:
@@ -268,9 +271,14 @@ func (w *Watcher) checkMode() {
 		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
 }
 
-// fail logs err (once while it stays the same, again every RepeatError) and
-// returns the next error backoff.
+// fail reports err and returns the next error backoff.
 func (w *Watcher) fail(err error) time.Duration {
+	w.report(err)
+	return w.errs.Next()
+}
+
+// report logs err: once while it stays the same, and again every RepeatError.
+func (w *Watcher) report(err error) {
 	msg := err.Error()
 	if msg != w.lastErr || time.Since(w.lastErrAt) >= RepeatError {
 		w.log.Error("vault-init cannot proceed; retrying", zap.Error(err))
@@ -278,5 +286,4 @@ func (w *Watcher) fail(err error) time.Duration {
 	} else {
 		w.log.Debug("still failing", zap.Error(err))
 	}
-	return w.errs.Next()
 }

@@ -1,0 +1,116 @@
+//go:build faultinject
+
+package faults
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// The phase boundaries, in the order a first start crosses them.
+var points = []string{"before-init", "after-init-reply", "after-save", "mid-unseal", "before-mount"}
+
+// TestCrashAtEveryPhase kills vault-init (SIGKILL) at each boundary of a
+// first start, then starts it again. It must converge to ready with Vault
+// initialized exactly once. The one exception is the window between Vault's
+// init reply and the fsync of the keys: a crash there loses them, and the
+// restart must then say so and change nothing.
+func TestCrashAtEveryPhase(t *testing.T) {
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			srv := vaulttest.Start(t, vaulttest.Options{})
+			px := newProxy(t, srv.Addr())
+			dir := t.TempDir()
+			first := run(t, px.addr(), dir, "VAULT_INIT_FAULT="+point+":kill")
+			first.marker(point, 60*time.Second)
+			if _, signaled := first.exited(10 * time.Second); !signaled {
+				t.Fatal("vault-init was not killed at the fault point")
+			}
+			figures.count("fault runs", 1)
+
+			restart := time.Now()
+			second := run(t, px.addr(), dir)
+			if point == "after-init-reply" {
+				// The keys died with the process, inside the measured window.
+				second.stderr.WaitFor(t, "it was initialized by someone else", 30*time.Second)
+				if _, err := os.Stat(filepath.Join(dir, keystore.FileName)); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("init.json after a crash before the save: %v", err)
+				}
+				lost(t, srv, dir, true)
+			} else {
+				second.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+				figures.add("recovery after a crash (restart to ready)", time.Since(restart))
+				if !srv.Health().Initialized || srv.Health().Sealed {
+					t.Fatal("vault not initialized and unsealed")
+				}
+				lost(t, srv, dir, false)
+			}
+			if n := countInits(px); n != 1 {
+				t.Fatalf("%d sys/init calls, want exactly 1", n)
+			}
+			if !second.running() {
+				t.Fatal("the restarted vault-init exited")
+			}
+		})
+	}
+}
+
+// lost checks, after a fault, whether Vault is initialized while the
+// keystore holds no keys, and counts it. Outside the reply-to-fsync window
+// that is a failure.
+func lost(t *testing.T, srv *vaulttest.Server, dir string, inWindow bool) {
+	t.Helper()
+	_, err := keystore.New(dir).Load()
+	gone := srv.Health().Initialized && err != nil
+	n := 0
+	if gone {
+		n = 1
+	}
+	if inWindow {
+		figures.count("keys lost by a crash placed inside the reply-to-fsync window on purpose", n)
+		return
+	}
+	figures.count("keys lost outside the reply-to-fsync window", n)
+	if gone {
+		t.Fatalf("vault is initialized and the keys are lost: %v", err)
+	}
+}
+
+// countInits counts the PUT requests to sys/init (GET only reads the status).
+func countInits(px *proxy) int {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	return px.puts["/v1/sys/init"]
+}
+
+// TestSIGTERMInEveryPhase stops vault-init with SIGTERM at each boundary. It
+// must exit 0 within a second (a figure, not a pass/fail bound), and leave
+// Vault and the keystore consistent: keys saved whenever Vault was
+// initialized. A SIGTERM right after the init reply must not cost the keys.
+func TestSIGTERMInEveryPhase(t *testing.T) {
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			srv := vaulttest.Start(t, vaulttest.Options{})
+			dir := t.TempDir()
+			p := run(t, srv.Addr(), dir, "VAULT_INIT_FAULT="+point+":term")
+			at := p.marker(point, 60*time.Second)
+			code, signaled := p.exited(30 * time.Second)
+			if signaled || code != 0 {
+				t.Fatalf("exit code %d (signaled %v), want 0", code, signaled)
+			}
+			figures.add("exit after SIGTERM at a phase boundary", time.Since(at))
+			figures.count("fault runs", 1)
+			lost(t, srv, dir, false) // initialized means saved, even when stopped right after the reply
+			if point == "after-init-reply" && !strings.Contains(p.stderr.String(), "unseal keys and root token saved") {
+				t.Fatal("SIGTERM after the init reply lost the keys")
+			}
+		})
+	}
+}

@@ -1,0 +1,224 @@
+//go:build faultinject
+
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+var (
+	binary  string // vault-init built with -tags faultinject
+	release string // vault-init built as released, for TestReleaseBinaryHasNoHooks
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vault-init-faults-")
+	if err != nil {
+		panic(err)
+	}
+	os.Chmod(dir, 0o755)
+	binary, release = filepath.Join(dir, "vault-init-faults"), filepath.Join(dir, "vault-init")
+	for _, b := range [][]string{
+		{"build", "-tags", "faultinject", "-o", binary, "../../cmd/vault-init"},
+		{"build", "-trimpath", "-ldflags", "-s -w", "-o", release, "../../cmd/vault-init"},
+	} {
+		cmd := exec.Command("go", b...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			panic("go " + strings.Join(b, " ") + ": " + err.Error())
+		}
+	}
+	code := m.Run()
+	figures.print()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// figures collects the suite's measurements, printed at the end as FIGURE lines.
+var figures = &collector{values: map[string][]time.Duration{}, counts: map[string]int{}, rates: map[string][]float64{}}
+
+type collector struct {
+	mu     sync.Mutex
+	values map[string][]time.Duration
+	counts map[string]int
+	rates  map[string][]float64
+}
+
+func (c *collector) rate(name string, r float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rates[name] = append(c.rates[name], r)
+}
+
+func (c *collector) add(name string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.values[name] = append(c.values[name], d)
+}
+
+func (c *collector) count(name string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[name] += n
+}
+
+func (c *collector) print() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for n := range c.counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("FIGURE %s: %d\n", n, c.counts[n])
+	}
+	names = names[:0]
+	for n := range c.rates {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v := append([]float64(nil), c.rates[n]...)
+		sort.Float64s(v)
+		fmt.Printf("FIGURE %s: n=%d min=%.0f p50=%.0f max=%.0f\n", n, len(v), v[0], v[len(v)/2], v[len(v)-1])
+	}
+	names = names[:0]
+	for n := range c.values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v := append([]time.Duration(nil), c.values[n]...)
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		fmt.Printf("FIGURE %s: n=%d min=%v p50=%v max=%v\n", n, len(v), v[0].Round(time.Millisecond),
+			v[len(v)/2].Round(time.Millisecond), v[len(v)-1].Round(time.Millisecond))
+	}
+}
+
+// proc is one vault-init process.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdout *vaulttest.Buffer
+	stderr *vaulttest.Buffer
+	done   chan struct{}
+	dir    string
+}
+
+// run starts the faultinject build of vault-init against addr, keeping its
+// keys in dir, with extra environment. Its output is scanned for secrets
+// when the test ends.
+func run(t *testing.T, addr, dir string, env ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: exec.Command(binary), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{}), dir: dir}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "VAULT_ADDR=" + addr, "VAULT_INIT_DATA_DIR=" + dir,
+		"VAULT_INIT_CHECK_INTERVAL=250ms", "VAULT_INIT_LOG_LEVEL=debug"}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if d, err := keystore.New(dir).Load(); err == nil {
+			vaulttest.AssertNoSecrets(t, "vault-init's logs", p.stderr.String(), d)
+		}
+		if t.Failed() {
+			t.Logf("vault-init stderr:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+// exited waits for the process to end and returns how it ended.
+func (p *proc) exited(timeout time.Duration) (code int, signaled bool) {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("vault-init still running after %v", timeout)
+	}
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ws.ExitStatus(), ws.Signaled()
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// marker waits for the FAULTINJECT line of point and returns when it was written.
+func (p *proc) marker(point string, timeout time.Duration) time.Time {
+	p.t.Helper()
+	p.stderr.WaitFor(p.t, "FAULTINJECT "+point+" ", timeout)
+	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 4 && f[0] == "FAULTINJECT" && f[1] == point {
+			ns, _ := strconv.ParseInt(f[3], 10, 64)
+			return time.Unix(0, ns)
+		}
+	}
+	p.t.Fatalf("no FAULTINJECT %s line", point)
+	return time.Time{}
+}
+
+func (p *proc) count(substr string) int { return strings.Count(p.stderr.String(), substr) }
+
+// loadKeys reads the keystore in dir or fails the test.
+func loadKeys(t *testing.T, dir string) *keystore.InitData {
+	t.Helper()
+	d, err := keystore.New(dir).Load()
+	if err != nil {
+		t.Fatalf("keystore: %v", err)
+	}
+	return d
+}
+
+func TestReleaseBinaryHasNoHooks(t *testing.T) {
+	raw, err := os.ReadFile(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"VAULT_INIT_FAULT", "FAULTINJECT", "internal/faultinject"} {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("the release binary contains %q", s)
+		}
+	}
+	armed, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(armed, []byte("VAULT_INIT_FAULT")) {
+		t.Fatal("the faultinject build lacks its hooks: this check proves nothing")
+	}
+}
+
+// short scales a duration down under -short.
+func short(full, brief time.Duration) time.Duration {
+	if testing.Short() {
+		return brief
+	}
+	return full
+}
