@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,6 +112,8 @@ func (c *collector) print() {
 	}
 }
 
+var windowRE = regexp.MustCompile(`"window": "([^"]+)"`)
+
 // proc is one vault-init process.
 type proc struct {
 	t      *testing.T
@@ -137,6 +140,13 @@ func run(t *testing.T, addr, dir string, env ...string) *proc {
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		<-p.done
+		// The window in which the keys exist only in memory, as vault-init
+		// measured it from Vault's reply to the keys being durable and read back.
+		for _, m := range windowRE.FindAllStringSubmatch(p.stderr.String(), -1) {
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				figures.add("window from init reply to keys durable and read back", d)
+			}
+		}
 		if d, err := keystore.New(dir).Load(); err == nil {
 			vaulttest.AssertNoSecrets(t, "vault-init's logs", p.stderr.String(), d)
 		}
