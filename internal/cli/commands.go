@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/status"
 	"github.com/aurora/vault-init/internal/vaultclient"
@@ -20,14 +22,19 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	}
 	log := newLogger(cfg, stderr)
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
-	client, err := vaultclient.New(cfg)
-	if err != nil {
-		return failure(err)
+	var clients []*api.Client
+	for _, addr := range cfg.Nodes() {
+		c, err := vaultclient.New(cfg, addr)
+		if err != nil {
+			return failure(err)
+		}
+		clients = append(clients, c)
 	}
 	w := watch.New(watch.Options{
-		VaultAddr: cfg.VaultAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
-		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold, CheckInterval: cfg.CheckInterval,
-	}, client, keystore.New(cfg.DataDir), log, stdout, stderr)
+		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
+		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
+		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
+	}, clients, keystore.New(cfg.DataDir), log, stdout, stderr)
 	return failure(w.Run(ctx))
 }
 
@@ -37,7 +44,7 @@ func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) erro
 	if err != nil {
 		return failure(err)
 	}
-	client, err := vaultclient.New(cfg)
+	client, err := vaultclient.New(cfg, cfg.Nodes()[0])
 	if err != nil {
 		return failure(err)
 	}

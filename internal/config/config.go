@@ -41,6 +41,8 @@ type TLS struct {
 // Config is everything vault-init needs to run.
 type Config struct {
 	VaultAddr       string
+	Addrs           []string // the nodes of a cluster; empty means VaultAddr alone
+	InitAddr        string   // the node to initialize; empty means the first that answers
 	TLS             TLS
 	Token           Secret // VAULT_TOKEN, used only when the keystore has no root token
 	KVMount         string
@@ -48,9 +50,13 @@ type Config struct {
 	DataDir         string
 	SecretShares    int
 	SecretThreshold int
-	CheckInterval   time.Duration
-	LogLevel        string
-	LogFormat       string
+	// RecoveryShares and RecoveryThreshold are used instead of the secret
+	// ones when Vault has an auto-unseal seal (transit, a cloud KMS).
+	RecoveryShares    int
+	RecoveryThreshold int
+	CheckInterval     time.Duration
+	LogLevel          string
+	LogFormat         string
 }
 
 // Option describes one setting: its flag and config-file key, its
@@ -66,22 +72,26 @@ type Option struct {
 
 // Option keys.
 const (
-	KeyVaultAddr       = "vault-addr"
-	KeyCACert          = "ca-cert"
-	KeyCAPath          = "ca-path"
-	KeyClientCert      = "client-cert"
-	KeyClientKey       = "client-key"
-	KeyTLSServerName   = "tls-server-name"
-	KeySkipVerify      = "tls-skip-verify"
-	KeyToken           = "token"
-	KeyKVMount         = "kv-mount"
-	KeyKVBasePath      = "kv-base-path"
-	KeyDataDir         = "data-dir"
-	KeySecretShares    = "secret-shares"
-	KeySecretThreshold = "secret-threshold"
-	KeyCheckInterval   = "check-interval"
-	KeyLogLevel        = "log-level"
-	KeyLogFormat       = "log-format"
+	KeyVaultAddr         = "vault-addr"
+	KeyCACert            = "ca-cert"
+	KeyCAPath            = "ca-path"
+	KeyClientCert        = "client-cert"
+	KeyClientKey         = "client-key"
+	KeyTLSServerName     = "tls-server-name"
+	KeySkipVerify        = "tls-skip-verify"
+	KeyToken             = "token"
+	KeyKVMount           = "kv-mount"
+	KeyKVBasePath        = "kv-base-path"
+	KeyDataDir           = "data-dir"
+	KeySecretShares      = "secret-shares"
+	KeySecretThreshold   = "secret-threshold"
+	KeyAddrs             = "addrs"
+	KeyInitAddr          = "init-addr"
+	KeyRecoveryShares    = "recovery-shares"
+	KeyRecoveryThreshold = "recovery-threshold"
+	KeyCheckInterval     = "check-interval"
+	KeyLogLevel          = "log-level"
+	KeyLogFormat         = "log-format"
 )
 
 // Options lists every setting, in the order `--help` shows them.
@@ -99,6 +109,10 @@ var Options = []Option{
 	{Key: KeyDataDir, Env: "VAULT_INIT_DATA_DIR", Default: "/vault-init", Usage: "directory that keeps init.json (the vault-init volume)"},
 	{Key: KeySecretShares, Env: "VAULT_INIT_SECRET_SHARES", Default: "5", Usage: "number of unseal key shares to create at init"},
 	{Key: KeySecretThreshold, Env: "VAULT_INIT_SECRET_THRESHOLD", Default: "3", Usage: "number of shares needed to unseal"},
+	{Key: KeyAddrs, Env: "VAULT_INIT_ADDRS", Usage: "comma-separated API addresses of every node of a cluster (instead of vault-addr)"},
+	{Key: KeyInitAddr, Env: "VAULT_INIT_INIT_ADDR", Usage: "the node to initialize (default: the first of addrs that answers)"},
+	{Key: KeyRecoveryShares, Env: "VAULT_INIT_RECOVERY_SHARES", Default: "5", Usage: "recovery key shares to create at init, with an auto-unseal seal"},
+	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 	{Key: KeyLogFormat, Env: "VAULT_INIT_LOG_FORMAT", Default: "console", Usage: "console or json"},
@@ -112,4 +126,13 @@ func IsKey(key string) bool {
 		}
 	}
 	return false
+}
+
+// Nodes lists the API addresses of the nodes to watch: Addrs, or VaultAddr
+// alone when no cluster is configured.
+func (c Config) Nodes() []string {
+	if len(c.Addrs) > 0 {
+		return c.Addrs
+	}
+	return []string{c.VaultAddr}
 }

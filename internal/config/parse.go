@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,14 +44,22 @@ func Parse(lookup func(key string) string) (Config, error) {
 			ClientKey:  lookup(KeyClientKey),
 			ServerName: lookup(KeyTLSServerName),
 		},
-		Token:           Secret(strings.TrimSpace(lookup(KeyToken))),
-		KVMount:         strings.Trim(strings.TrimSpace(lookup(KeyKVMount)), "/"),
-		KVBasePath:      strings.Trim(strings.TrimSpace(lookup(KeyKVBasePath)), "/"),
-		DataDir:         strings.TrimSpace(lookup(KeyDataDir)),
-		SecretShares:    atoi(KeySecretShares),
-		SecretThreshold: atoi(KeySecretThreshold),
-		LogLevel:        strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
-		LogFormat:       strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
+		Token:             Secret(strings.TrimSpace(lookup(KeyToken))),
+		KVMount:           strings.Trim(strings.TrimSpace(lookup(KeyKVMount)), "/"),
+		KVBasePath:        strings.Trim(strings.TrimSpace(lookup(KeyKVBasePath)), "/"),
+		DataDir:           strings.TrimSpace(lookup(KeyDataDir)),
+		SecretShares:      atoi(KeySecretShares),
+		SecretThreshold:   atoi(KeySecretThreshold),
+		RecoveryShares:    atoi(KeyRecoveryShares),
+		RecoveryThreshold: atoi(KeyRecoveryThreshold),
+		InitAddr:          strings.TrimSpace(lookup(KeyInitAddr)),
+		LogLevel:          strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
+		LogFormat:         strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
+	}
+	for _, a := range strings.Split(lookup(KeyAddrs), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.Addrs = append(c.Addrs, a)
+		}
 	}
 	if s := strings.TrimSpace(lookup(KeySkipVerify)); s != "" {
 		b, err := strconv.ParseBool(s)
@@ -102,10 +111,28 @@ func (c Config) Validate() error {
 	add := func(key, format string, args ...any) {
 		p = append(p, key+": "+fmt.Sprintf(format, args...))
 	}
-	if c.VaultAddr == "" {
+	if c.VaultAddr == "" && len(c.Addrs) == 0 {
 		add(KeyVaultAddr, "must not be empty")
-	} else if u, err := url.Parse(c.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if c.VaultAddr != "" && !validAddr(c.VaultAddr) {
 		add(KeyVaultAddr, "%q is not an http:// or https:// address with a host", c.VaultAddr)
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Addrs {
+		if !validAddr(a) {
+			add(KeyAddrs, "%q is not an http:// or https:// address with a host", a)
+		} else if seen[a] {
+			add(KeyAddrs, "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	if c.InitAddr != "" && !slices.Contains(c.Nodes(), c.InitAddr) {
+		add(KeyInitAddr, "%q is not one of the nodes (%s)", c.InitAddr, strings.Join(c.Nodes(), ", "))
+	}
+	switch {
+	case c.RecoveryShares < 1 || c.RecoveryShares > 255:
+		add(KeyRecoveryShares, "%d is out of range (1 to 255)", c.RecoveryShares)
+	case c.RecoveryThreshold < 1 || c.RecoveryThreshold > c.RecoveryShares:
+		add(KeyRecoveryThreshold, "%d must be between 1 and recovery-shares (%d)", c.RecoveryThreshold, c.RecoveryShares)
 	}
 	if c.KVMount == "" {
 		add(KeyKVMount, "must not be empty")
@@ -160,6 +187,11 @@ func (c Config) Validate() error {
 		return p
 	}
 	return nil
+}
+
+func validAddr(a string) bool {
+	u, err := url.Parse(a)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // unwrapPathError drops the path that the caller already quotes.

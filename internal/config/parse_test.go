@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,10 +34,10 @@ func TestParseDefaults(t *testing.T) {
 	}
 	want := Config{
 		VaultAddr: "http://vault:8200", KVMount: "aurora", KVBasePath: "users",
-		DataDir: "/vault-init", SecretShares: 5, SecretThreshold: 3,
+		DataDir: "/vault-init", SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3,
 		CheckInterval: time.Second, LogLevel: "info", LogFormat: "console",
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) || !slices.Equal(c.Nodes(), []string{"http://vault:8200"}) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
 	}
 }
@@ -105,6 +107,11 @@ func TestValidateTable(t *testing.T) {
 		{"empty data dir", map[string]string{KeyDataDir: " "}, "data-dir: must not be empty"},
 		{"dotdot mount", map[string]string{KeyKVMount: "a/../b"}, "not a valid mount"},
 		{"client cert without key", map[string]string{KeyClientCert: os.Args[0]}, "set together"},
+		{"cluster", map[string]string{KeyAddrs: "http://a:8200, http://b:8200", KeyInitAddr: "http://b:8200"}, ""},
+		{"bad node", map[string]string{KeyAddrs: "http://a:8200,b:8200"}, `addrs: "b:8200" is not`},
+		{"node twice", map[string]string{KeyAddrs: "http://a:8200,http://a:8200"}, "listed twice"},
+		{"init addr not a node", map[string]string{KeyAddrs: "http://a:8200", KeyInitAddr: "http://c:8200"}, "is not one of the nodes"},
+		{"recovery threshold", map[string]string{KeyRecoveryShares: "2", KeyRecoveryThreshold: "3"}, "must be between 1 and recovery-shares"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,7 @@ var (
 // must be an *api.ResponseError.
 type Vault interface {
 	InitStatusWithContext(ctx context.Context) (bool, error)
+	SealStatusWithContext(ctx context.Context) (*api.SealStatusResponse, error)
 	InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error)
 }
 
@@ -58,12 +59,15 @@ type Keystore interface {
 
 // Initializer calls sys/init once and saves what it returns.
 type Initializer struct {
-	Vault     Vault
 	Keys      Keystore
 	Log       *zap.Logger
 	VaultAddr string // recorded in the keystore, for people reading it later
 	Shares    int
 	Threshold int
+	// RecoveryShares and RecoveryThreshold replace Shares and Threshold
+	// when Vault has an auto-unseal seal: it then returns recovery keys.
+	RecoveryShares    int
+	RecoveryThreshold int
 	// Emergency receives the keys, once, if the process must stop before
 	// they are saved. It is stderr in the real program.
 	Emergency io.Writer
@@ -77,14 +81,14 @@ type Initializer struct {
 	LockWarnAfter time.Duration
 }
 
-// Initialize initializes Vault and returns the saved init data. Call it only
-// when Vault has said it is not initialized.
+// Initialize initializes the Vault node v and returns the saved init data.
+// Call it only when v has said it is not initialized.
 //
 // It leaves Vault untouched and returns an error when the keystore cannot be
 // written, cannot be read, or already holds keys. Once Vault has answered, it
 // does not return until the keys are saved and verified, or ctx ends; in that
 // case it prints the keys to Emergency and returns ErrKeysUnsaved.
-func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, error) {
+func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitData, error) {
 	unlock, err := in.lock(ctx)
 	if err != nil {
 		return nil, err
@@ -92,7 +96,7 @@ func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, erro
 	defer unlock()
 	// Under the lock, ask Vault again: another vault-init sharing the data
 	// dir may have initialized it while this one waited.
-	if done, err := in.Vault.InitStatusWithContext(ctx); err != nil {
+	if done, err := v.InitStatusWithContext(ctx); err != nil {
 		return nil, fmt.Errorf("read init status: %w", err)
 	} else if done {
 		return nil, ErrAlreadyInitialized
@@ -110,11 +114,25 @@ func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, erro
 		return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", filepath.Dir(in.Keys.Path()), err)
 	}
 
-	in.Log.Info("initializing vault", zap.Int("secret_shares", in.Shares), zap.Int("secret_threshold", in.Threshold))
+	seal, err := v.SealStatusWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read seal status: %w", err)
+	}
+	req := &api.InitRequest{SecretShares: in.Shares, SecretThreshold: in.Threshold}
+	if seal.RecoverySeal {
+		// An auto-unseal seal keeps the root key itself; Vault hands out
+		// recovery keys instead of unseal keys.
+		req = &api.InitRequest{RecoveryShares: in.RecoveryShares, RecoveryThreshold: in.RecoveryThreshold}
+		in.Log.Info("initializing vault", zap.String("seal", seal.Type),
+			zap.Int("recovery_shares", in.RecoveryShares), zap.Int("recovery_threshold", in.RecoveryThreshold))
+	} else {
+		in.Log.Info("initializing vault", zap.String("seal", seal.Type),
+			zap.Int("secret_shares", in.Shares), zap.Int("secret_threshold", in.Threshold))
+	}
 	faultinject.Point("before-init")
 	// Not ctx: a shutdown must not cut the one reply that carries the keys.
 	initCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.InitTimeout)
-	resp, err := in.Vault.InitWithContext(initCtx, &api.InitRequest{SecretShares: in.Shares, SecretThreshold: in.Threshold})
+	resp, err := v.InitWithContext(initCtx, req)
 	cancel()
 	if err != nil {
 		if alreadyInitialized(err) {
@@ -127,9 +145,11 @@ func (in *Initializer) Initialize(ctx context.Context) (*keystore.InitData, erro
 	replyAt := time.Now()
 	faultinject.Point("after-init-reply")
 	data := &keystore.InitData{
-		Version: keystore.FormatVersion, CreatedAt: replyAt.UTC(), VaultAddr: in.VaultAddr,
-		SecretShares: in.Shares, SecretThreshold: in.Threshold,
+		Version: keystore.FormatVersion, CreatedAt: replyAt.UTC(), VaultAddr: in.VaultAddr, SealType: seal.Type,
+		SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
 		Keys: resp.Keys, KeysB64: resp.KeysB64, RootToken: resp.RootToken,
+		RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold,
+		RecoveryKeys: resp.RecoveryKeys, RecoveryKeysB64: resp.RecoveryKeysB64,
 	}
 	if err := in.save(ctx, data, replyAt); err != nil {
 		return nil, err
@@ -173,7 +193,8 @@ func (in *Initializer) save(ctx context.Context, data *keystore.InitData, replyA
 		if err == nil {
 			// window: from Vault's reply to the keys being durable and read back.
 			in.Log.Info("unseal keys and root token saved", zap.String("path", in.Keys.Path()),
-				zap.Int("keys", len(data.Keys)), zap.Int("attempts", attempt), zap.Duration("window", time.Since(replyAt)))
+				zap.Int("keys", len(data.Keys)), zap.Int("recovery_keys", len(data.RecoveryKeys)),
+				zap.Int("attempts", attempt), zap.Duration("window", time.Since(replyAt)))
 			return nil
 		}
 		in.Log.Error("could not save the unseal keys; they are held in memory and the save will be retried",

@@ -28,12 +28,21 @@ type fakeVault struct {
 	block chan struct{}
 	// initialized is what InitStatus answers.
 	initialized bool
+	recovery    bool // an auto-unseal seal
+	lastReq     *api.InitRequest
 }
 
 func (f *fakeVault) InitStatusWithContext(context.Context) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.initialized, nil
+}
+
+func (f *fakeVault) SealStatusWithContext(context.Context) (*api.SealStatusResponse, error) {
+	if f.recovery {
+		return &api.SealStatusResponse{Type: "transit", RecoverySeal: true, Sealed: true}, nil
+	}
+	return &api.SealStatusResponse{Type: "shamir", Sealed: true}, nil
 }
 
 func (f *fakeVault) InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error) {
@@ -47,10 +56,15 @@ func (f *fakeVault) InitWithContext(ctx context.Context, req *api.InitRequest) (
 	if f.err != nil {
 		return nil, f.err
 	}
+	f.lastReq = req
 	resp := &api.InitResponse{RootToken: "hvs.FAKEROOTTOKEN"}
 	for i := 0; i < req.SecretShares; i++ {
 		resp.Keys = append(resp.Keys, strings.Repeat(string(rune('a'+i)), 64))
 		resp.KeysB64 = append(resp.KeysB64, strings.Repeat(string(rune('A'+i)), 44))
+	}
+	for i := 0; i < req.RecoveryShares; i++ {
+		resp.RecoveryKeys = append(resp.RecoveryKeys, strings.Repeat(string(rune('a'+i)), 64))
+		resp.RecoveryKeysB64 = append(resp.RecoveryKeysB64, strings.Repeat(string(rune('A'+i)), 44))
 	}
 	return resp, nil
 }
@@ -71,14 +85,24 @@ func (s *flakyStore) Save(d *keystore.InitData) error {
 	return s.File.Save(d)
 }
 
-func newInit(v Vault, ks Keystore) (*Initializer, *observer.ObservedLogs, *bytes.Buffer) {
+// bound pairs an Initializer with the Vault it initializes, as the tests use it.
+type bound struct {
+	*Initializer
+	v Vault
+}
+
+func (b bound) Initialize(ctx context.Context) (*keystore.InitData, error) {
+	return b.Initializer.Initialize(ctx, b.v)
+}
+
+func newInit(v Vault, ks Keystore) (bound, *observer.ObservedLogs, *bytes.Buffer) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	var emergency bytes.Buffer
-	return &Initializer{
-		Vault: v, Keys: ks, Log: zap.New(core), VaultAddr: "http://vault:8200",
+	return bound{&Initializer{
+		Keys: ks, RecoveryShares: 4, RecoveryThreshold: 2, Log: zap.New(core), VaultAddr: "http://vault:8200",
 		Shares: 5, Threshold: 3, Emergency: &emergency, InitTimeout: time.Second,
 		SaveBackoff: backoff.New(time.Millisecond, 5*time.Millisecond), LockWarnAfter: 50 * time.Millisecond,
-	}, logs, &emergency
+	}, v}, logs, &emergency
 }
 
 func assertNoSecrets(t *testing.T, logs *observer.ObservedLogs) {
@@ -287,4 +311,22 @@ func TestLockWaitEndsWithContext(t *testing.T) {
 	if _, err := in.Initialize(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want the context's error", err)
 	}
+}
+
+func TestInitializeAutoUnseal(t *testing.T) {
+	v := &fakeVault{recovery: true}
+	ks := keystore.New(t.TempDir())
+	in, logs, _ := newInit(v, ks)
+	data, err := in.Initialize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.lastReq.SecretShares != 0 || v.lastReq.RecoveryShares != 4 || v.lastReq.RecoveryThreshold != 2 {
+		t.Fatalf("init request %+v, want recovery shares 4/2 and no secret shares", v.lastReq)
+	}
+	saved, err := ks.Load()
+	if err != nil || !saved.Equal(data) || !saved.AutoUnseal() || len(saved.RecoveryKeys) != 4 || len(saved.Keys) != 0 {
+		t.Fatalf("saved %v, %v", saved, err)
+	}
+	assertNoSecrets(t, logs)
 }

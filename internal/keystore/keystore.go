@@ -34,6 +34,19 @@ type InitData struct {
 	Keys            []string  `json:"keys"`
 	KeysB64         []string  `json:"keys_base64"`
 	RootToken       string    `json:"root_token"`
+	// SealType is Vault's seal at init: "shamir" (unseal keys), or an
+	// auto-unseal seal such as "transit", whose Vault returns recovery keys
+	// instead. Recovery keys are never submitted as unseal keys.
+	SealType          string   `json:"seal_type,omitempty"`
+	RecoveryShares    int      `json:"recovery_shares,omitempty"`
+	RecoveryThreshold int      `json:"recovery_threshold,omitempty"`
+	RecoveryKeys      []string `json:"recovery_keys,omitempty"`
+	RecoveryKeysB64   []string `json:"recovery_keys_base64,omitempty"`
+}
+
+// AutoUnseal reports whether the data belongs to an auto-unseal Vault.
+func (d *InitData) AutoUnseal() bool {
+	return d.SealType != "" && d.SealType != "shamir"
 }
 
 // String describes the data without any secret in it.
@@ -41,8 +54,8 @@ func (d *InitData) String() string {
 	if d == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("InitData{version: %d, created_at: %s, shares: %d, threshold: %d, keys: %d, root_token: %t}",
-		d.Version, d.CreatedAt.Format(time.RFC3339), d.SecretShares, d.SecretThreshold, len(d.Keys), d.RootToken != "")
+	return fmt.Sprintf("InitData{version: %d, created_at: %s, seal: %s, shares: %d, threshold: %d, keys: %d, recovery_keys: %d, root_token: %t}",
+		d.Version, d.CreatedAt.Format(time.RFC3339), d.SealType, d.SecretShares, d.SecretThreshold, len(d.Keys), len(d.RecoveryKeys), d.RootToken != "")
 }
 
 // GoString hides the secrets from %#v too.
@@ -55,15 +68,27 @@ func (d *InitData) Equal(o *InitData) bool {
 	}
 	return d.Version == o.Version && d.CreatedAt.Equal(o.CreatedAt) && d.VaultAddr == o.VaultAddr &&
 		d.SecretShares == o.SecretShares && d.SecretThreshold == o.SecretThreshold &&
-		slices.Equal(d.Keys, o.Keys) && slices.Equal(d.KeysB64, o.KeysB64) && d.RootToken == o.RootToken
+		slices.Equal(d.Keys, o.Keys) && slices.Equal(d.KeysB64, o.KeysB64) && d.RootToken == o.RootToken &&
+		d.SealType == o.SealType && d.RecoveryShares == o.RecoveryShares && d.RecoveryThreshold == o.RecoveryThreshold &&
+		slices.Equal(d.RecoveryKeys, o.RecoveryKeys) && slices.Equal(d.RecoveryKeysB64, o.RecoveryKeysB64)
 }
 
 // Validate checks that the data can be used to unseal: a known version, and
 // at least threshold keys. It names counts, never values.
 func (d *InitData) Validate() error {
-	switch {
-	case d.Version != FormatVersion:
+	if d.Version != FormatVersion {
 		return fmt.Errorf("unknown format version %d (this build reads version %d)", d.Version, FormatVersion)
+	}
+	if d.AutoUnseal() {
+		switch {
+		case len(d.RecoveryKeys) == 0:
+			return fmt.Errorf("no recovery keys for a %q seal", d.SealType)
+		case d.RecoveryThreshold < 1 || d.RecoveryThreshold > len(d.RecoveryKeys):
+			return fmt.Errorf("recovery threshold %d does not fit %d recovery keys", d.RecoveryThreshold, len(d.RecoveryKeys))
+		}
+		return nil
+	}
+	switch {
 	case len(d.Keys) == 0:
 		return errors.New("no unseal keys")
 	case d.SecretThreshold < 1 || d.SecretThreshold > len(d.Keys):

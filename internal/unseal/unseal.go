@@ -36,8 +36,19 @@ func (e *RejectedError) Error() string {
 	return fmt.Sprintf("unseal key at index %d was rejected: %s", e.Index, e.Reason)
 }
 
-// ErrStillSealed means every key was submitted and Vault is still sealed.
-var ErrStillSealed = errors.New("vault is still sealed after all stored keys were submitted")
+// Errors Unseal returns for a node it did not unseal. Match with errors.Is.
+var (
+	// ErrStillSealed means every key was submitted and Vault is still sealed.
+	ErrStillSealed = errors.New("vault is still sealed after all stored keys were submitted")
+	// ErrAutoUnseal means the node has an auto-unseal seal (transit, a cloud
+	// KMS): it unseals itself when its process starts, and vault-init never
+	// sends recovery keys to sys/unseal. Nothing was submitted.
+	ErrAutoUnseal = errors.New("vault has an auto-unseal seal: it unseals itself through its seal, not with keys")
+	// ErrJoinPending means a Raft node took the threshold key and reset its
+	// progress while still sealed: it is finishing its join to the cluster
+	// (it needs the keys for that) and turns standby moments later.
+	ErrJoinPending = errors.New("the raft node took the threshold key and is finishing its join to the cluster")
+)
 
 // Unsealer unseals one node.
 type Unsealer struct {
@@ -60,21 +71,25 @@ func (u *Unsealer) Unseal(ctx context.Context, keys []string) (int, error) {
 	if !st.Initialized {
 		return 0, errors.New("vault is not initialized")
 	}
-	submitted, err := u.submit(ctx, keys, st.Progress, st.T)
+	if st.RecoverySeal {
+		return 0, ErrAutoUnseal
+	}
+	raft := st.StorageType == "raft"
+	submitted, err := u.submit(ctx, keys, st.Progress, st.T, raft)
 	var rejected *RejectedError
 	if errors.As(err, &rejected) && st.Progress > 0 {
 		// Someone else's share may have spoiled the combination. Vault has
 		// thrown the progress away; one more pass with only our keys tells.
 		u.Log.Warn("unseal failed on top of progress left by someone else; retrying with the stored keys alone",
 			zap.Int("foreign_progress", st.Progress), zap.Int("key_index", rejected.Index))
-		n, err2 := u.submit(ctx, keys, 0, st.T)
+		n, err2 := u.submit(ctx, keys, 0, st.T, raft)
 		return submitted + n, err2
 	}
 	return submitted, err
 }
 
 // submit sends keys in order until the node is unsealed.
-func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshold int) (int, error) {
+func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshold int, raft bool) (int, error) {
 	if progress > 0 {
 		u.Log.Info("found unseal progress left by someone else; continuing from it",
 			zap.Int("progress", progress), zap.Int("threshold", threshold))
@@ -94,6 +109,11 @@ func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshol
 		}
 		if !st.Sealed {
 			return i + 1, nil
+		}
+		if st.Progress == 0 && raft {
+			// A Raft follower answers the threshold key this way while it
+			// joins; a wrong key on Raft is refused with an error instead.
+			return i + 1, ErrJoinPending
 		}
 		if st.Progress == 0 {
 			// The key completed the threshold and Vault threw the

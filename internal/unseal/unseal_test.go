@@ -26,6 +26,8 @@ type fakeVault struct {
 	// progressZeroOnFail answers 200 with progress 0 instead of an error
 	// when the combination fails (as some nodes do).
 	progressZeroOnFail bool
+	storage            string // storage_type in seal-status
+	recoverySeal       bool
 	submits            int
 }
 
@@ -70,6 +72,7 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 status:
 	json.NewEncoder(w).Encode(map[string]any{
 		"initialized": true, "sealed": f.sealed, "t": f.threshold, "n": len(f.good), "progress": len(f.parts),
+		"storage_type": f.storage, "recovery_seal": f.recoverySeal,
 	})
 }
 
@@ -200,3 +203,26 @@ func TestRedact(t *testing.T) {
 }
 
 func decodeJSON(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+
+func TestUnsealRaftJoinPending(t *testing.T) {
+	f := sealedFake()
+	f.storage = "raft"
+	f.progressZeroOnFail = true // what a joining follower answers to the threshold key
+	n, err := newFake(t, f).Unseal(context.Background(), []string{"x0", "x1", "x2"})
+	if !errors.Is(err, ErrJoinPending) || n != 3 {
+		t.Fatalf("n=%d err=%v, want ErrJoinPending after 3 keys", n, err)
+	}
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		t.Fatal("a joining follower's reply was taken for a rejected key")
+	}
+}
+
+func TestUnsealNeverSendsRecoveryKeys(t *testing.T) {
+	f := sealedFake()
+	f.recoverySeal = true
+	n, err := newFake(t, f).Unseal(context.Background(), keys)
+	if !errors.Is(err, ErrAutoUnseal) || n != 0 || f.submits != 0 {
+		t.Fatalf("n=%d err=%v submits=%d, want ErrAutoUnseal and nothing sent", n, err, f.submits)
+	}
+}

@@ -25,18 +25,19 @@ const RequestTimeout = 30 * time.Second
 // error, not a reason to fill memory.
 const MaxResponseBytes = 4 << 20
 
-// New returns a client for cfg.VaultAddr with TLS as cfg says and no token.
+// New returns a client for the node at addr (cfg.VaultAddr for a single
+// Vault) with TLS as cfg says and no token.
 //
 // The api package's own retries are turned off (MaxRetries = 0): vault-init
 // decides when to retry, through its backoff, so that every request it makes
 // is one it can see, count and log. The token is cleared too, because api
 // picks up VAULT_TOKEN by itself and vault-init must choose which token to use.
-func New(cfg config.Config) (*api.Client, error) {
+func New(cfg config.Config, addr string) (*api.Client, error) {
 	ac := api.DefaultConfig()
 	if ac.Error != nil {
 		return nil, fmt.Errorf("vault client defaults: %w", ac.Error)
 	}
-	ac.Address = cfg.VaultAddr
+	ac.Address = addr
 	ac.MaxRetries = 0
 	ac.Timeout = RequestTimeout
 	// DefaultConfig has already applied the VAULT_* TLS variables by itself.

@@ -36,7 +36,7 @@ func tlsVault(t *testing.T) (*httptest.Server, string) {
 
 func health(t *testing.T, cfg config.Config) error {
 	t.Helper()
-	c, err := New(cfg)
+	c, err := New(cfg, cfg.VaultAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestTLSSettings(t *testing.T) {
 }
 
 func TestClientCertNeedsKey(t *testing.T) {
-	_, err := New(config.Config{VaultAddr: "https://127.0.0.1:1", TLS: config.TLS{ClientCert: "/x"}})
+	_, err := New(config.Config{TLS: config.TLS{ClientCert: "/x"}}, "https://127.0.0.1:1")
 	if err == nil {
 		t.Fatal("client cert without key accepted")
 	}

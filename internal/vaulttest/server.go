@@ -68,15 +68,27 @@ type Options struct {
 	TLS *Cert
 	// ExtraConfig is appended to the HCL config file.
 	ExtraConfig string
+	// Raft, when set, uses integrated Raft storage instead of file storage.
+	Raft *Raft
+	// Port and ClusterPort are the API and cluster ports; 0 picks free ones.
+	Port, ClusterPort int
+}
+
+// Raft configures a node of a Raft cluster.
+type Raft struct {
+	NodeID string
+	// JoinAddrs are the API addresses of the nodes to join (retry_join).
+	JoinAddrs []string
 }
 
 // Server is one `vault server` process and its storage.
 type Server struct {
-	t    testing.TB
-	bin  string
-	Dir  string // holds config.hcl, data/ and vault.log
-	Port int
-	opts Options
+	t           testing.TB
+	bin         string
+	Dir         string // holds config.hcl, data/ and vault.log
+	Port        int
+	ClusterPort int
+	opts        Options
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -89,11 +101,24 @@ type Server struct {
 // answers. It is stopped when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir(), Port: freePort(t), opts: opts}
+	s := New(t, opts)
+	s.Restart()
+	return s
+}
+
+// New prepares a server without starting it; Restart starts it.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Port == 0 {
+		opts.Port = freePort(t)
+	}
+	if opts.ClusterPort == 0 {
+		opts.ClusterPort = freePort(t)
+	}
+	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir(), Port: opts.Port, ClusterPort: opts.ClusterPort, opts: opts}
 	if err := os.WriteFile(filepath.Join(s.Dir, "config.hcl"), []byte(s.config()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.Restart()
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
@@ -101,6 +126,32 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	})
 	return s
+}
+
+// Cluster prepares n Raft nodes that know each other (retry_join to all the
+// others) and starts the first start of them.
+func Cluster(t testing.TB, n, start int) []*Server {
+	t.Helper()
+	ports := make([]int, n)
+	addrs := make([]string, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+		addrs[i] = fmt.Sprintf("http://127.0.0.1:%d", ports[i])
+	}
+	nodes := make([]*Server, n)
+	for i := range nodes {
+		var join []string
+		for j, a := range addrs {
+			if j != i {
+				join = append(join, a)
+			}
+		}
+		nodes[i] = New(t, Options{Port: ports[i], Raft: &Raft{NodeID: fmt.Sprintf("node%d", i+1), JoinAddrs: join}})
+	}
+	for i := 0; i < start; i++ {
+		nodes[i].Restart()
+	}
+	return nodes
 }
 
 func (s *Server) config() string {
@@ -111,15 +162,23 @@ func (s *Server) config() string {
 		listener = fmt.Sprintf("  address = \"127.0.0.1:%d\"\n  tls_cert_file = %q\n  tls_key_file = %q\n",
 			s.Port, s.opts.TLS.CertFile, s.opts.TLS.KeyFile)
 	}
-	return fmt.Sprintf(`storage "file" {
-  path = %q
+	storage := fmt.Sprintf("storage \"file\" {\n  path = %q\n}\n", filepath.Join(s.Dir, "data"))
+	if r := s.opts.Raft; r != nil {
+		storage = fmt.Sprintf("storage \"raft\" {\n  path = %q\n  node_id = %q\n", filepath.Join(s.Dir, "data"), r.NodeID)
+		for _, a := range r.JoinAddrs {
+			storage += fmt.Sprintf("  retry_join {\n    leader_api_addr = %q\n  }\n", a)
+		}
+		storage += "}\n"
+		os.MkdirAll(filepath.Join(s.Dir, "data"), 0o700)
+	}
+	return fmt.Sprintf(`%slistener "tcp" {
+%s  cluster_address = "127.0.0.1:%d"
 }
-listener "tcp" {
-%s}
 disable_mlock = true
 api_addr = "%s://127.0.0.1:%d"
+cluster_addr = "https://127.0.0.1:%d"
 log_level = "info"
-%s`, filepath.Join(s.Dir, "data"), listener, scheme, s.Port, s.opts.ExtraConfig)
+%s`, storage, listener, s.ClusterPort, scheme, s.Port, s.ClusterPort, s.opts.ExtraConfig)
 }
 
 // Addr is the server's API address.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -24,7 +25,6 @@ const interval = 250 * time.Millisecond
 // harness runs one Watcher against a real Vault, in this process.
 type harness struct {
 	t       *testing.T
-	srv     *vaulttest.Server
 	dataDir string
 	logs    *vaulttest.Buffer // debug-level JSON logs
 	out     *vaulttest.Buffer // stdout: the banner
@@ -42,18 +42,29 @@ type setup struct {
 // and its logs checked for secrets, when the test ends.
 func run(t *testing.T, srv *vaulttest.Server, dataDir string, s setup) *harness {
 	t.Helper()
-	h := &harness{t: t, srv: srv, dataDir: dataDir, logs: &vaulttest.Buffer{}, out: &vaulttest.Buffer{},
+	return start(t, srv.Addr(), dataDir, s)
+}
+
+// runAt starts a Watcher for the Vault at addr (a proxy, say).
+func runAt(t *testing.T, addr, dataDir string) *harness {
+	t.Helper()
+	return start(t, addr, dataDir, setup{})
+}
+
+func start(t *testing.T, addr, dataDir string, s setup) *harness {
+	t.Helper()
+	h := &harness{t: t, dataDir: dataDir, logs: &vaulttest.Buffer{}, out: &vaulttest.Buffer{},
 		errOut: &vaulttest.Buffer{}, done: make(chan error, 1)}
-	client, err := vaultclient.New(config.Config{VaultAddr: srv.Addr(), TLS: s.tls})
+	client, err := vaultclient.New(config.Config{VaultAddr: addr, TLS: s.tls}, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.AddSync(h.logs), zapcore.DebugLevel))
 	w := watch.New(watch.Options{
-		VaultAddr: srv.Addr(), KVMount: "aurora", FallbackToken: s.token,
-		SecretShares: 5, SecretThreshold: 3, CheckInterval: interval,
-	}, client, keystore.New(dataDir), log, h.out, h.errOut)
+		Nodes: []string{addr}, KVMount: "aurora", FallbackToken: s.token,
+		SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval,
+	}, []*api.Client{client}, keystore.New(dataDir), log, h.out, h.errOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- w.Run(ctx) }()

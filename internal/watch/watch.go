@@ -1,6 +1,8 @@
-// Package watch is vault-init's control loop. It looks at Vault, decides its
-// state in one place (vaultstate), and does the one thing that state needs:
-// initialize, unseal, configure, or wait. It runs until its context ends.
+// Package watch is vault-init's control loop. For each Vault node it looks
+// at the node, decides its state in one place (vaultstate), and does the one
+// thing that state needs: initialize, unseal, configure, or wait. Nodes are
+// watched concurrently, so one that is down or slow delays no other. It runs
+// until its context ends.
 package watch
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -16,11 +19,8 @@ import (
 
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/banner"
-	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/kvmount"
-	"github.com/aurora/vault-init/internal/unseal"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
@@ -39,169 +39,163 @@ const (
 	// RepeatError is how often an unchanged error is logged again, so that
 	// `docker logs` shows that vault-init is still stuck on it.
 	RepeatError = time.Minute
+	// JoinPatience is how many unseal rounds in a row a Raft node may end
+	// "joining" before vault-init reports that it does not join.
+	JoinPatience = 10
 )
 
 // Options is what the loop needs to know. The caller fills it from config.
 type Options struct {
-	VaultAddr       string
-	KVMount         string
-	FallbackToken   string // VAULT_TOKEN: used only when the keystore has no root token
-	SecretShares    int
-	SecretThreshold int
-	CheckInterval   time.Duration
+	Nodes             []string // API addresses; one for a single Vault
+	InitAddr          string   // the node to initialize; "" means the first that answers
+	KVMount           string
+	FallbackToken     string // VAULT_TOKEN: used only when the keystore has no root token
+	SecretShares      int
+	SecretThreshold   int
+	RecoveryShares    int
+	RecoveryThreshold int
+	CheckInterval     time.Duration
 }
 
-// Watcher keeps one Vault initialized, unsealed and configured.
+// Watcher keeps one Vault, or every node of a cluster, initialized,
+// unsealed and configured.
 type Watcher struct {
-	opts          Options
-	client        *api.Client
-	keys          *keystore.File
-	log           *zap.Logger
-	out           io.Writer // the banner goes here
-	init          *initializer.Initializer
-	unsealer      *unseal.Unsealer
-	reach         *backoff.Backoff // while Vault does not answer
-	errs          *backoff.Backoff // after an action failed
-	state         vaultstate.State
-	observed      bool // state holds a real observation
-	answered      bool // Vault has answered at least once in this run
-	data          *keystore.InitData
-	configured    bool        // the mount was checked since Vault last became active
-	bannerPending bool        // this run initialized Vault and owes the operator the banner
-	ready         bool        // "ready" was logged for the current active period
-	warnedMode    fs.FileMode // the keystore mode last warned about
-	lastErr       string
-	lastErrAt     time.Time
+	opts  Options
+	keys  *keystore.File
+	log   *zap.Logger
+	out   io.Writer // the banner goes here
+	init  *initializer.Initializer
+	nodes []*node
+
+	mu            sync.Mutex
+	data          *keystore.InitData // the keys last read or saved, for when the file vanishes
+	bannerPending bool               // this run initialized Vault and owes the operator the banner
+	initNode      string             // the node chosen to initialize
+	warnedMode    fs.FileMode        // the keystore mode last warned about
+	toldInit      bool               // "already initialized" was logged
 }
 
-// New returns a Watcher. out receives the banner; errOut the emergency
-// block if the keys cannot be saved before a shutdown.
-func New(opts Options, client *api.Client, keys *keystore.File, log *zap.Logger, out, errOut io.Writer) *Watcher {
-	maxReach := min(opts.CheckInterval, MaxErrorRetry)
-	return &Watcher{
-		opts: opts, client: client, keys: keys, log: log, out: out,
-		init: &initializer.Initializer{
-			Vault: client.Sys(), Keys: keys, Log: log.Named("init"), VaultAddr: opts.VaultAddr,
-			Shares: opts.SecretShares, Threshold: opts.SecretThreshold, Emergency: errOut,
-			InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry), LockWarnAfter: LockWarnAfter,
-		},
-		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
-		reach:    backoff.New(FirstRetry, maxReach),
-		errs:     backoff.New(FirstRetry, MaxErrorRetry),
+// New returns a Watcher for the nodes in opts, one client each, in the same
+// order. out receives the banner; errOut the emergency block if the keys
+// cannot be saved before a shutdown.
+func New(opts Options, clients []*api.Client, keys *keystore.File, log *zap.Logger, out, errOut io.Writer) *Watcher {
+	w := &Watcher{opts: opts, keys: keys, log: log, out: out}
+	w.init = &initializer.Initializer{
+		Keys: keys, Log: log.Named("init"), VaultAddr: opts.Nodes[0],
+		Shares: opts.SecretShares, Threshold: opts.SecretThreshold,
+		RecoveryShares: opts.RecoveryShares, RecoveryThreshold: opts.RecoveryThreshold, Emergency: errOut,
+		InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry), LockWarnAfter: LockWarnAfter,
 	}
+	for i, addr := range opts.Nodes {
+		nlog := log
+		if len(opts.Nodes) > 1 {
+			nlog = log.With(zap.String("node", addr))
+		}
+		w.nodes = append(w.nodes, newNode(w, addr, clients[i], nlog))
+	}
+	return w
 }
 
-// Run loops until ctx ends, and then returns nil. It returns early only with
-// initializer.ErrKeysUnsaved, when it was stopped while holding keys it
-// could not save (they have then been printed to errOut).
+// Run watches every node until ctx ends, and then returns nil. It returns
+// early only with initializer.ErrKeysUnsaved, when it was stopped while
+// holding keys it could not save (they have then been printed to errOut).
 func (w *Watcher) Run(ctx context.Context) error {
-	w.log.Info("watching vault", zap.String("addr", w.opts.VaultAddr), zap.Duration("check_interval", w.opts.CheckInterval),
+	w.log.Info("watching vault", zap.Strings("nodes", w.opts.Nodes), zap.Duration("check_interval", w.opts.CheckInterval),
 		zap.String("keystore", w.keys.Path()))
-	for {
-		hctx, cancel := context.WithTimeout(ctx, HealthTimeout)
-		obs := vaultstate.Observe(hctx, w.client.Sys())
-		cancel()
-		if ctx.Err() != nil {
-			return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(w.nodes))
+	for _, n := range w.nodes {
+		go func() { errc <- n.run(ctx) }()
+	}
+	var first error
+	for range w.nodes {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel() // the keys could not be saved: stop every node
 		}
-		w.transition(obs)
-		delay, err := w.step(ctx, obs)
-		if errors.Is(err, initializer.ErrKeysUnsaved) {
-			return err
+	}
+	if first == nil {
+		w.log.Info("stopping")
+	}
+	return first
+}
+
+// cluster reports whether more than one node is watched.
+func (w *Watcher) cluster() bool { return len(w.nodes) > 1 }
+
+// mayInitialize says whether n is the node to initialize: the configured
+// init node, or else the first node, in the configured order, that answers.
+func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
+	if w.opts.InitAddr != "" {
+		return n.addr == w.opts.InitAddr
+	}
+	if !w.cluster() {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.initNode == "" {
+		for _, c := range w.nodes {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			obs := vaultstate.Observe(pctx, c.client.Sys())
+			cancel()
+			if obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown {
+				w.initNode = c.addr
+				w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", c.addr))
+				break
+			}
 		}
-		if backoff.Sleep(ctx, delay) != nil {
-			w.log.Info("stopping")
-			return nil
-		}
+	}
+	return w.initNode == n.addr
+}
+
+// forgetInitNode drops the choice of init node if it is n and nothing was
+// initialized yet: it went away before it could be initialized.
+func (w *Watcher) forgetInitNode(n *node) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.initNode == n.addr && w.data == nil && w.opts.InitAddr == "" {
+		w.initNode = ""
 	}
 }
 
-// transition logs a change of state, once, and resets what a change resets.
-func (w *Watcher) transition(obs vaultstate.Observation) {
-	if w.observed && obs.State == w.state {
+// initialized records the keys of a successful init.
+func (w *Watcher) initialized(data *keystore.InitData) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.data, w.bannerPending = data, true
+}
+
+// haveKeys reports whether vault-init holds keys (in memory or on disk).
+func (w *Watcher) haveKeys() bool {
+	w.mu.Lock()
+	mem := w.data != nil
+	w.mu.Unlock()
+	if mem {
+		return true
+	}
+	_, err := w.keys.Load()
+	return err == nil
+}
+
+// sayAlreadyInitialized logs, once a run, that no banner will come.
+func (w *Watcher) sayAlreadyInitialized() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.toldInit || w.bannerPending {
 		return
 	}
-	fields := []zap.Field{zap.Stringer("state", obs.State)}
-	if w.observed {
-		fields = append(fields, zap.Stringer("previous", w.state))
-	}
-	if obs.Health != nil {
-		fields = append(fields, zap.String("version", obs.Health.Version))
-	}
-	w.log.Info("vault state changed", fields...)
-	answered := obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown
-	if answered && !w.answered {
-		w.answered = true
-		if obs.State != vaultstate.Uninitialized {
-			w.log.Info("vault was already initialized; no banner this time. Show the root token with: docker exec vault-init vault-init root-token")
-		}
-	}
-	if answered {
-		w.reach.Reset()
-	}
-	if obs.State != vaultstate.Active {
-		w.configured, w.ready = false, false
-	}
-	w.observed, w.state = true, obs.State
-}
-
-// step acts on one observation and says how long to wait before the next.
-func (w *Watcher) step(ctx context.Context, obs vaultstate.Observation) (time.Duration, error) {
-	switch obs.State {
-	case vaultstate.Unreachable:
-		w.log.Debug("vault does not answer yet", zap.Error(obs.Err))
-		return w.reach.Next(), nil
-	case vaultstate.Unknown:
-		// A check that failed is retried as fast as an unreachable Vault:
-		// Vault coming back must be noticed within one check interval.
-		w.report(fmt.Errorf("check vault health: %w", obs.Err))
-		return w.reach.Next(), nil
-	case vaultstate.Uninitialized:
-		return w.initialize(ctx)
-	case vaultstate.Sealed:
-		return w.unseal(ctx), nil
-	case vaultstate.Active:
-		return w.configure(ctx), nil
-	case vaultstate.Removed:
-		return w.fail(errors.New("this vault node was removed from its raft cluster; it will not serve requests")), nil
-	}
-	// Standby nodes are unsealed and serve through the active node.
-	return w.opts.CheckInterval, nil
-}
-
-func (w *Watcher) initialize(ctx context.Context) (time.Duration, error) {
-	data, err := w.init.Initialize(ctx)
-	switch {
-	case errors.Is(err, initializer.ErrAlreadyInitialized):
-		w.log.Warn("vault was initialized by someone else in the meantime")
-		return 0, nil
-	case errors.Is(err, initializer.ErrKeysUnsaved):
-		return 0, err
-	case err != nil:
-		return w.fail(err), nil
-	}
-	w.data, w.bannerPending = data, true
-	w.log.Info("vault initialized")
-	return 0, nil
-}
-
-func (w *Watcher) unseal(ctx context.Context) time.Duration {
-	data, err := w.loadKeys()
-	if err != nil {
-		return w.fail(err)
-	}
-	n, err := w.unsealer.Unseal(ctx, data.Keys)
-	if err != nil {
-		return w.fail(fmt.Errorf("unseal: %w", err))
-	}
-	w.log.Info("vault unsealed", zap.Int("keys_submitted", n), zap.Int("threshold", data.SecretThreshold))
-	return 0
+	w.toldInit = true
+	w.log.Info("vault was already initialized; no banner this time. Show the root token with: docker exec vault-init vault-init root-token")
 }
 
 // loadKeys reads the keystore, falling back to the copy in memory when the
 // file has gone away while vault-init runs.
 func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 	data, err := w.keys.Load()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	switch {
 	case err == nil:
 		w.data = data
@@ -218,49 +212,9 @@ func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 	return nil, err
 }
 
-func (w *Watcher) configure(ctx context.Context) time.Duration {
-	if w.configured {
-		return w.opts.CheckInterval
-	}
-	token := w.opts.FallbackToken
-	if data, err := w.keys.Load(); err == nil && data.RootToken != "" {
-		token = data.RootToken
-	} else if w.data != nil && w.data.RootToken != "" {
-		token = w.data.RootToken
-	}
-	if token == "" {
-		return w.fail(fmt.Errorf("cannot configure mount %s/: the keystore holds no root token and VAULT_TOKEN is not set", w.opts.KVMount))
-	}
-	c, err := w.client.Clone()
-	if err != nil {
-		return w.fail(fmt.Errorf("clone vault client: %w", err))
-	}
-	c.SetToken(token)
-	faultinject.Point("before-mount")
-	action, err := kvmount.Ensure(ctx, c.Sys(), w.opts.KVMount)
-	if err != nil {
-		return w.fail(err)
-	}
-	w.log.Info("kv mount in place", zap.String("mount", w.opts.KVMount), zap.String("action", string(action)))
-	w.configured = true
-	if w.bannerPending {
-		if err := banner.Write(w.out, token); err != nil {
-			w.log.Error("could not print the banner; show the root token with `vault-init root-token`", zap.Error(err))
-		}
-		w.bannerPending = false
-	}
-	if !w.ready {
-		w.log.Info("vault is ready", zap.String("mount", w.opts.KVMount))
-		w.ready = true
-	}
-	w.errs.Reset()
-	w.lastErr = ""
-	return w.opts.CheckInterval
-}
-
 // checkMode warns, once per mode seen, when others may read the keystore.
 // It does not refuse to unseal: the exposure has already happened, and
-// leaving Vault sealed would add an outage to it.
+// leaving Vault sealed would add an outage to it. Call with w.mu held.
 func (w *Watcher) checkMode() {
 	mode, err := w.keys.Mode()
 	if err != nil || mode&0o077 == 0 || mode == w.warnedMode {
@@ -271,19 +225,29 @@ func (w *Watcher) checkMode() {
 		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
 }
 
-// fail reports err and returns the next error backoff.
-func (w *Watcher) fail(err error) time.Duration {
-	w.report(err)
-	return w.errs.Next()
+// token is the token that configures Vault: the keystore's root token, or
+// else VAULT_TOKEN.
+func (w *Watcher) token() string {
+	if data, err := w.keys.Load(); err == nil && data.RootToken != "" {
+		return data.RootToken
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.data != nil && w.data.RootToken != "" {
+		return w.data.RootToken
+	}
+	return w.opts.FallbackToken
 }
 
-// report logs err: once while it stays the same, and again every RepeatError.
-func (w *Watcher) report(err error) {
-	msg := err.Error()
-	if msg != w.lastErr || time.Since(w.lastErrAt) >= RepeatError {
-		w.log.Error("vault-init cannot proceed; retrying", zap.Error(err))
-		w.lastErr, w.lastErrAt = msg, time.Now()
-	} else {
-		w.log.Debug("still failing", zap.Error(err))
+// printBanner prints the banner if this run owes it, once.
+func (w *Watcher) printBanner(token string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.bannerPending {
+		return
+	}
+	w.bannerPending = false
+	if err := banner.Write(w.out, token); err != nil {
+		w.log.Error("could not print the banner; show the root token with `vault-init root-token`", zap.Error(err))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -72,13 +73,13 @@ func TestStatesThatNeedNoAction(t *testing.T) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			logs := &vaulttest.Buffer{}
-			client, err := vaultclient.New(config.Config{VaultAddr: srv.URL})
+			client, err := vaultclient.New(config.Config{VaultAddr: srv.URL}, srv.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
 			log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel))
-			w := watch.New(watch.Options{VaultAddr: srv.URL, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-				CheckInterval: 50 * time.Millisecond}, client, keystore.New(t.TempDir()), log, &vaulttest.Buffer{}, &vaulttest.Buffer{})
+			w := watch.New(watch.Options{Nodes: []string{srv.URL}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
+				CheckInterval: 50 * time.Millisecond}, []*api.Client{client}, keystore.New(t.TempDir()), log, &vaulttest.Buffer{}, &vaulttest.Buffer{})
 			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
 			if err := w.Run(ctx); err != nil {

@@ -1,0 +1,115 @@
+package watch_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// transitSeal starts a Vault that serves the transit engine, and returns the
+// seal stanza with which another Vault auto-unseals through it.
+func transitSeal(t *testing.T) string {
+	t.Helper()
+	ts := vaulttest.Start(t, vaulttest.Options{})
+	ctx := context.Background()
+	resp, err := ts.Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Client("").Sys().UnsealWithContext(ctx, resp.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	root := ts.Client(resp.RootToken)
+	if err := root.Sys().MountWithContext(ctx, "transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().WriteWithContext(ctx, "transit/keys/autounseal", nil); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`seal "transit" {
+  address = %q
+  token = %q
+  key_name = "autounseal"
+  mount_path = "transit/"
+  disable_renewal = "true"
+}
+`, ts.Addr(), resp.RootToken)
+}
+
+// counter is a reverse proxy that counts requests by path.
+type counter struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+func countingProxy(t *testing.T, target string) (*counter, string) {
+	u, _ := url.Parse(target)
+	c := &counter{paths: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.paths[r.URL.Path]++
+		c.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return c, srv.URL
+}
+
+func (c *counter) count(path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paths[path]
+}
+
+// TestTransitAutoUnseal: a Vault whose seal is a second Vault's transit
+// engine. vault-init initializes it with recovery keys, stores them, prints
+// the banner, configures the mount, and never sends a key to sys/unseal.
+func TestTransitAutoUnseal(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{ExtraConfig: transitSeal(t)})
+	calls, addr := countingProxy(t, srv.Addr())
+	dataDir := t.TempDir()
+	h := runAt(t, addr, dataDir)
+	h.logs.WaitFor(t, readyLog, 60*time.Second)
+	h.out.WaitFor(t, "Root Token:", 5*time.Second)
+
+	d := h.keys()
+	if d.SealType != "transit" || !d.AutoUnseal() || len(d.RecoveryKeys) != 5 || d.RecoveryThreshold != 3 || len(d.Keys) != 0 {
+		t.Fatalf("keystore %v, want 5 transit recovery keys and no unseal keys", d)
+	}
+	vaulttest.AssertNoSecrets(t, "the logs", h.logs.String(), d)
+	for _, k := range d.RecoveryKeys {
+		if strings.Contains(h.logs.String(), k) {
+			t.Fatal("a recovery key is in the logs")
+		}
+	}
+	assertKVv2(t, srv.Client(d.RootToken))
+
+	// Restarted, it unseals itself through transit; vault-init only watches.
+	srv.Kill()
+	srv.Restart()
+	srv.WaitFor("auto-unseal after restart", 30*time.Second, vaulttest.Unsealed)
+	// Sealed through the API, it stays sealed: vault-init says why, and
+	// does not submit the recovery keys.
+	if err := srv.Client(d.RootToken).Sys().SealWithContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.logs.WaitFor(t, "vault-init never submits recovery keys", 30*time.Second)
+	if n := calls.count("/v1/sys/unseal"); n != 0 {
+		t.Fatalf("%d requests to sys/unseal on an auto-unseal Vault", n)
+	}
+	if !srv.Health().Sealed {
+		t.Fatal("vault unsealed")
+	}
+}

@@ -1,0 +1,213 @@
+package watch_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
+)
+
+// runCluster starts one Watcher for all the nodes.
+func runCluster(t *testing.T, nodes []*vaulttest.Server, dataDir string) *harness {
+	t.Helper()
+	h := &harness{t: t, dataDir: dataDir, logs: &vaulttest.Buffer{}, out: &vaulttest.Buffer{},
+		errOut: &vaulttest.Buffer{}, done: make(chan error, 1)}
+	var addrs []string
+	var clients []*api.Client
+	for _, n := range nodes {
+		c, err := vaultclient.New(config.Config{}, n.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs, clients = append(addrs, n.Addr()), append(clients, c)
+	}
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.AddSync(h.logs), zapcore.DebugLevel))
+	w := watch.New(watch.Options{
+		Nodes: addrs, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
+		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval,
+	}, clients, keystore.New(dataDir), log, h.out, h.errOut)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		h.stop()
+		h.assertNoSecrets()
+	})
+	return h
+}
+
+// roles returns each node's health, with "down" for a node that does not answer.
+func roles(nodes []*vaulttest.Server) []string {
+	var out []string
+	for _, n := range nodes {
+		h, err := n.Client("").Sys().HealthWithContext(context.Background())
+		switch {
+		case err != nil:
+			out = append(out, "down")
+		case !h.Initialized:
+			out = append(out, "uninitialized")
+		case h.Sealed:
+			out = append(out, "sealed")
+		case h.Standby:
+			out = append(out, "standby")
+		default:
+			out = append(out, "active")
+		}
+	}
+	return out
+}
+
+// waitRoles waits until the nodes (all but skip) are unsealed with exactly
+// one active, and returns the index of the active one and the time it took.
+func waitRoles(t *testing.T, nodes []*vaulttest.Server, skip int, timeout time.Duration) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	var last []string
+	for time.Since(start) < timeout {
+		last = roles(nodes)
+		active, ok := -1, true
+		for i, r := range last {
+			if i == skip {
+				continue
+			}
+			switch r {
+			case "active":
+				if active >= 0 {
+					ok = false
+				}
+				active = i
+			case "standby":
+			default:
+				ok = false
+			}
+		}
+		if ok && active >= 0 {
+			return active, time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nodes did not all unseal with one active within %v: %v", timeout, last)
+	return -1, 0
+}
+
+// waitVoters waits until the Raft configuration has want voters. Raft
+// followers join as non-voters, and autopilot promotes them after about 10 s
+// of stable health; only then does the cluster survive losing its leader.
+func waitVoters(t *testing.T, nodes []*vaulttest.Server, token string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var voters int
+	for time.Now().Before(deadline) {
+		a, _ := waitRoles(t, nodes, -1, 30*time.Second)
+		s, err := nodes[a].Client(token).Logical().ReadWithContext(context.Background(), "sys/storage/raft/configuration")
+		voters = 0
+		if err == nil && s != nil {
+			servers, _ := s.Data["config"].(map[string]any)["servers"].([]any)
+			for _, srv := range servers {
+				if m, _ := srv.(map[string]any); m["voter"] == true {
+					voters++
+				}
+			}
+		}
+		if voters == want {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("%d voters, want %d", voters, want)
+}
+
+// TestRaftCluster runs a 3-node Raft cluster (plus a fourth node added
+// later) under one vault-init, through the cluster's life.
+func TestRaftCluster(t *testing.T) {
+	nodes := vaulttest.Cluster(t, 4, 3) // the fourth starts later
+	dataDir := t.TempDir()
+	h := runCluster(t, nodes, dataDir)
+
+	var root *api.Client
+	t.Run("from nothing", func(t *testing.T) {
+		active, took := waitRoles(t, nodes[:3], -1, 90*time.Second)
+		t.Logf("3 nodes initialized and unsealed in %v", took)
+		h.out.WaitFor(t, "Root Token:", 30*time.Second)
+		root = nodes[active].Client(h.keys().RootToken)
+		assertKVv2(t, root)
+		if n := countLines(h.logs.String(), "initializing vault"); n != 1 {
+			t.Fatalf("%d inits, want 1", n)
+		}
+		if n := strings.Count(h.out.String(), "Root Token:"); n != 1 {
+			t.Fatalf("%d banners", n)
+		}
+		waitVoters(t, nodes[:3], h.keys().RootToken, 3)
+	})
+	t.Run("all restarted", func(t *testing.T) {
+		for _, n := range nodes[:3] {
+			n.Kill()
+		}
+		for _, n := range nodes[:3] {
+			n.Restart()
+		}
+		_, took := waitRoles(t, nodes[:3], -1, 90*time.Second)
+		t.Logf("3 restarted nodes unsealed with a leader in %v", took)
+	})
+	t.Run("leader killed", func(t *testing.T) {
+		waitVoters(t, nodes[:3], h.keys().RootToken, 3)
+		leader, _ := waitRoles(t, nodes[:3], -1, 30*time.Second)
+		nodes[leader].Kill()
+		next, took := waitRoles(t, nodes[:3], leader, 90*time.Second)
+		t.Logf("new leader node%d after %v", next+1, took)
+		nodes[leader].Restart()
+		waitRoles(t, nodes[:3], -1, 60*time.Second)
+		if roles(nodes[leader : leader+1])[0] != "standby" {
+			t.Fatalf("the old leader came back as %v", roles(nodes[leader:leader+1]))
+		}
+	})
+	t.Run("fourth node added", func(t *testing.T) {
+		nodes[3].Restart()
+		waitRoles(t, nodes, -1, 90*time.Second)
+		waitVoters(t, nodes, h.keys().RootToken, 4)
+	})
+	t.Run("one node unreachable", func(t *testing.T) {
+		leader, _ := waitRoles(t, nodes, -1, 30*time.Second)
+		down := (leader + 1) % len(nodes)
+		nodes[down].Kill()
+		deadline := time.Now().Add(short(time.Minute, 10*time.Second))
+		for time.Now().Before(deadline) {
+			r := roles(nodes)
+			for i, role := range r {
+				if i != down && role != "active" && role != "standby" {
+					t.Fatalf("with node%d down, the others are %v", down+1, r)
+				}
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		// The mount is still served through the active node.
+		a, _ := waitRoles(t, nodes, down, 10*time.Second)
+		assertKVv2(t, nodes[a].Client(h.keys().RootToken))
+		nodes[down].Restart()
+		waitRoles(t, nodes, -1, 60*time.Second)
+	})
+	if !h.running() {
+		t.Fatal("vault-init exited")
+	}
+	if strings.Contains(h.logs.String(), "was rejected") {
+		t.Fatal("a joining follower's reply was taken for a rejected key")
+	}
+}
+
+func short(full, brief time.Duration) time.Duration {
+	if testing.Short() {
+		return brief
+	}
+	return full
+}

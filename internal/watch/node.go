@@ -1,0 +1,220 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/backoff"
+	"github.com/aurora/vault-init/internal/faultinject"
+	"github.com/aurora/vault-init/internal/initializer"
+	"github.com/aurora/vault-init/internal/kvmount"
+	"github.com/aurora/vault-init/internal/unseal"
+	"github.com/aurora/vault-init/internal/vaultstate"
+)
+
+// node watches one Vault node. Everything here belongs to one goroutine;
+// what nodes share lives in the Watcher, behind its mutex.
+type node struct {
+	w        *Watcher
+	addr     string
+	client   *api.Client
+	log      *zap.Logger
+	unsealer *unseal.Unsealer
+	reach    *backoff.Backoff // while the node does not answer
+	errs     *backoff.Backoff // after an action failed
+
+	state      vaultstate.State
+	observed   bool // state holds a real observation
+	configured bool // the mount was checked since the node last became active
+	ready      bool // "ready" was logged for the current active period
+	joining    int  // unseal rounds in a row that ended in a pending Raft join
+	lastErr    string
+	lastErrAt  time.Time
+}
+
+func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node {
+	return &node{
+		w: w, addr: addr, client: client, log: log,
+		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
+		reach:    backoff.New(FirstRetry, min(w.opts.CheckInterval, MaxErrorRetry)),
+		errs:     backoff.New(FirstRetry, MaxErrorRetry),
+	}
+}
+
+// run loops until ctx ends, and then returns nil; or returns
+// initializer.ErrKeysUnsaved.
+func (n *node) run(ctx context.Context) error {
+	for {
+		hctx, cancel := context.WithTimeout(ctx, HealthTimeout)
+		obs := vaultstate.Observe(hctx, n.client.Sys())
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.transition(obs)
+		delay, err := n.step(ctx, obs)
+		if errors.Is(err, initializer.ErrKeysUnsaved) {
+			return err
+		}
+		if backoff.Sleep(ctx, delay) != nil {
+			return nil
+		}
+	}
+}
+
+// transition logs a change of state, once, and resets what a change resets.
+func (n *node) transition(obs vaultstate.Observation) {
+	if n.observed && obs.State == n.state {
+		return
+	}
+	fields := []zap.Field{zap.Stringer("state", obs.State)}
+	if n.observed {
+		fields = append(fields, zap.Stringer("previous", n.state))
+	}
+	if obs.Health != nil {
+		fields = append(fields, zap.String("version", obs.Health.Version))
+	}
+	n.log.Info("vault state changed", fields...)
+	answered := obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown
+	if answered {
+		n.reach.Reset()
+		if obs.State != vaultstate.Uninitialized {
+			n.w.sayAlreadyInitialized()
+		}
+	}
+	if obs.State != vaultstate.Active {
+		n.configured, n.ready = false, false
+	}
+	if obs.State == vaultstate.Unreachable {
+		n.w.forgetInitNode(n)
+	}
+	n.observed, n.state = true, obs.State
+}
+
+// step acts on one observation and says how long to wait before the next.
+func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Duration, error) {
+	switch obs.State {
+	case vaultstate.Unreachable:
+		n.log.Debug("vault does not answer yet", zap.Error(obs.Err))
+		return n.reach.Next(), nil
+	case vaultstate.Unknown:
+		// A check that failed is retried as fast as an unreachable Vault:
+		// Vault coming back must be noticed within one check interval.
+		n.report(fmt.Errorf("check vault health: %w", obs.Err))
+		return n.reach.Next(), nil
+	case vaultstate.Uninitialized:
+		return n.initialize(ctx)
+	case vaultstate.Sealed:
+		return n.unseal(ctx), nil
+	case vaultstate.Active:
+		return n.configure(ctx), nil
+	case vaultstate.Removed:
+		return n.fail(errors.New("this vault node was removed from its raft cluster; it will not serve requests")), nil
+	}
+	// Standby nodes are unsealed and serve through the active node.
+	return n.w.opts.CheckInterval, nil
+}
+
+func (n *node) initialize(ctx context.Context) (time.Duration, error) {
+	if n.w.cluster() && n.w.haveKeys() {
+		// A Raft follower reports "not initialized" until its retry_join
+		// has reached the initialized leader. It is not a second Vault.
+		n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
+		return n.w.opts.CheckInterval, nil
+	}
+	if !n.w.mayInitialize(ctx, n) {
+		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
+		return n.w.opts.CheckInterval, nil
+	}
+	data, err := n.w.init.Initialize(ctx, n.client.Sys())
+	switch {
+	case errors.Is(err, initializer.ErrAlreadyInitialized):
+		n.log.Warn("vault was initialized by someone else in the meantime")
+		return 0, nil
+	case errors.Is(err, initializer.ErrKeysUnsaved):
+		return 0, err
+	case err != nil:
+		return n.fail(err), nil
+	}
+	n.w.initialized(data)
+	n.log.Info("vault initialized")
+	return 0, nil
+}
+
+func (n *node) unseal(ctx context.Context) time.Duration {
+	data, err := n.w.loadKeys()
+	if err != nil {
+		return n.fail(err)
+	}
+	submitted, err := n.unsealer.Unseal(ctx, data.Keys)
+	switch {
+	case errors.Is(err, unseal.ErrAutoUnseal):
+		n.report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
+			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
+		return n.w.opts.CheckInterval
+	case errors.Is(err, unseal.ErrJoinPending):
+		n.joining++
+		if n.joining >= JoinPatience {
+			return n.fail(fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", n.joining))
+		}
+		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
+		return n.w.opts.CheckInterval
+	case err != nil:
+		return n.fail(fmt.Errorf("unseal: %w", err))
+	}
+	n.joining = 0
+	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
+	return 0
+}
+
+func (n *node) configure(ctx context.Context) time.Duration {
+	if n.configured {
+		return n.w.opts.CheckInterval
+	}
+	token := n.w.token()
+	if token == "" {
+		return n.fail(fmt.Errorf("cannot configure mount %s/: the keystore holds no root token and VAULT_TOKEN is not set", n.w.opts.KVMount))
+	}
+	c, err := n.client.Clone()
+	if err != nil {
+		return n.fail(fmt.Errorf("clone vault client: %w", err))
+	}
+	c.SetToken(token)
+	faultinject.Point("before-mount")
+	action, err := kvmount.Ensure(ctx, c.Sys(), n.w.opts.KVMount)
+	if err != nil {
+		return n.fail(err)
+	}
+	n.log.Info("kv mount in place", zap.String("mount", n.w.opts.KVMount), zap.String("action", string(action)))
+	n.configured = true
+	n.w.printBanner(token)
+	if !n.ready {
+		n.log.Info("vault is ready", zap.String("mount", n.w.opts.KVMount))
+		n.ready = true
+	}
+	n.errs.Reset()
+	n.lastErr = ""
+	return n.w.opts.CheckInterval
+}
+
+// fail reports err and returns the next error backoff.
+func (n *node) fail(err error) time.Duration {
+	n.report(err)
+	return n.errs.Next()
+}
+
+// report logs err: once while it stays the same, and again every RepeatError.
+func (n *node) report(err error) {
+	msg := err.Error()
+	if msg != n.lastErr || time.Since(n.lastErrAt) >= RepeatError {
+		n.log.Error("vault-init cannot proceed; retrying", zap.Error(err))
+		n.lastErr, n.lastErrAt = msg, time.Now()
+	} else {
+		n.log.Debug("still failing", zap.Error(err))
+	}
+}
