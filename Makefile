@@ -19,7 +19,7 @@ READY_TIMEOUT ?= 180
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault test test-faults fuzz lint e2e prod-local down prod-local-clean logs status
+.PHONY: help build vault test test-faults fuzz bench lint e2e ha-up ha-down ha-clean prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ fuzz: ## Fuzz the keystore decoder, config parsing and Vault reply handling, FUZ
 e2e: vault ## The seed's flows end to end on a real Docker engine (stand-in images without a registry)
 	test/e2e/e2e.sh
 
+bench: vault ## Measure vault-init against real Vault servers; write BENCHMARKS.md
+	scripts/bench.sh
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -70,6 +73,18 @@ down: ## Stop and remove the containers; keep the vault-data and vault-init volu
 
 prod-local-clean: ## Remove the containers and both volumes (the keys and all secrets!)
 	$(COMPOSE) down -v
+
+HA := $(COMPOSE) -f docker-compose.ha.yml
+ha-up: ## Start the three-node Raft cluster of docker-compose.ha.yml and wait until vault-init reports it ready
+	VERSION=$(VERSION) $(HA) up -d --build
+	@scripts/wait-healthy.sh vault-init $(READY_TIMEOUT)
+	@echo 'Root token (first start only): docker logs vault-init 2>&1 | grep "Root Token:"'
+
+ha-down: ## Stop the HA cluster; keep its volumes
+	$(HA) down
+
+ha-clean: ## Remove the HA cluster and its volumes
+	$(HA) down -v
 
 logs: ## Follow vault-init's logs
 	docker logs -f vault-init

@@ -109,7 +109,7 @@ func TestFirstStartThroughTheBinary(t *testing.T) {
 	}
 
 	code, out, _ := runCmd(t, env, "status")
-	if code != 0 || !strings.Contains(out, "state        active") || !strings.Contains(out, "aurora/ is kv version 2") ||
+	if code != 0 || !strings.Contains(out, "state        active") || !strings.Contains(out, "Mount        aurora/ is kv version 2") ||
 		!strings.Contains(out, "5 shares, threshold 3") || !strings.Contains(out, "file mode    0600") {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}

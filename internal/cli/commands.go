@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/status"
 	"github.com/aurora/vault-init/internal/vaultclient"
@@ -22,13 +23,9 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	}
 	log := newLogger(cfg, stderr)
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
-	var clients []*api.Client
-	for _, addr := range cfg.Nodes() {
-		c, err := vaultclient.New(cfg, addr)
-		if err != nil {
-			return failure(err)
-		}
-		clients = append(clients, c)
+	clients, err := clientsFor(cfg)
+	if err != nil {
+		return failure(err)
 	}
 	w := watch.New(watch.Options{
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
@@ -44,13 +41,13 @@ func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) erro
 	if err != nil {
 		return failure(err)
 	}
-	client, err := vaultclient.New(cfg, cfg.Nodes()[0])
+	clients, err := clientsFor(cfg)
 	if err != nil {
 		return failure(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, watch.HealthTimeout)
 	defer cancel()
-	r := status.Gather(ctx, client, keystore.New(cfg.DataDir), cfg.KVMount, cfg.Token.Reveal())
+	r := status.Gather(ctx, clients, keystore.New(cfg.DataDir), cfg.KVMount, cfg.Token.Reveal())
 	if err := r.Write(out); err != nil {
 		return failure(err)
 	}
@@ -78,4 +75,17 @@ func runRootToken(s *settings, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, data.RootToken)
 	return failure(err)
+}
+
+// clientsFor returns a client for each node of cfg, in order.
+func clientsFor(cfg config.Config) ([]*api.Client, error) {
+	var clients []*api.Client
+	for _, addr := range cfg.Nodes() {
+		c, err := vaultclient.New(cfg, addr)
+		if err != nil {
+			return nil, err
+		}
+		clients = append(clients, c)
+	}
+	return clients, nil
 }

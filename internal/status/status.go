@@ -19,14 +19,12 @@ import (
 
 // Report is a snapshot. It holds no secret: only whether a token exists.
 type Report struct {
-	Addr      string
-	State     vaultstate.State
-	Health    *api.HealthResponse
-	VaultErr  error
+	Nodes     []Node
 	Mount     string
 	MountErr  error // nil when the mount is kv v2
 	Keystore  string
 	KeysErr   error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
+	SealType  string
 	Shares    int
 	Threshold int
 	CreatedAt time.Time
@@ -34,23 +32,47 @@ type Report struct {
 	FileMode  fs.FileMode
 }
 
-// Ready is the health test: Vault unsealed and the mount in place.
-func (r *Report) Ready() bool {
-	return r.State.Unsealed() && r.MountErr == nil
+// Node is one Vault node's part of the report.
+type Node struct {
+	Addr     string
+	State    vaultstate.State
+	Health   *api.HealthResponse
+	VaultErr error
 }
 
-// Gather builds a report. The mount is checked with the keystore's root
-// token, or fallbackToken when the keystore has none.
-func Gather(ctx context.Context, c *api.Client, ks *keystore.File, mount, fallbackToken string) *Report {
-	r := &Report{Addr: c.Address(), Mount: mount, Keystore: ks.Path()}
-	obs := vaultstate.Observe(ctx, c.Sys())
-	r.State, r.Health, r.VaultErr = obs.State, obs.Health, obs.Err
+// Ready is the health test: every node unsealed and the mount in place.
+func (r *Report) Ready() bool {
+	for _, n := range r.Nodes {
+		if !n.State.Unsealed() {
+			return false
+		}
+	}
+	return len(r.Nodes) > 0 && r.MountErr == nil
+}
+
+// Gather builds a report over the nodes' clients. The mount is checked
+// through the first unsealed node (a standby forwards to the active one),
+// with the keystore's root token, or fallbackToken when it has none.
+func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount, fallbackToken string) *Report {
+	r := &Report{Mount: mount, Keystore: ks.Path()}
+	var via *api.Client
+	for _, c := range clients {
+		obs := vaultstate.Observe(ctx, c.Sys())
+		r.Nodes = append(r.Nodes, Node{Addr: c.Address(), State: obs.State, Health: obs.Health, VaultErr: obs.Err})
+		if via == nil && obs.State.Unsealed() {
+			via = c
+		}
+	}
 
 	data, err := ks.Load()
 	r.KeysErr = err
 	token := fallbackToken
 	if err == nil {
 		r.Shares, r.Threshold, r.CreatedAt, r.RootToken = data.SecretShares, data.SecretThreshold, data.CreatedAt, data.RootToken != ""
+		r.SealType = data.SealType
+		if data.AutoUnseal() {
+			r.Shares, r.Threshold = data.RecoveryShares, data.RecoveryThreshold
+		}
 		if data.RootToken != "" {
 			token = data.RootToken
 		}
@@ -58,12 +80,12 @@ func Gather(ctx context.Context, c *api.Client, ks *keystore.File, mount, fallba
 	}
 
 	switch {
-	case !r.State.Unsealed():
+	case via == nil:
 		r.MountErr = errors.New("not checked: vault is not unsealed")
 	case token == "":
 		r.MountErr = errors.New("not checked: no root token in the keystore and VAULT_TOKEN is not set")
 	default:
-		tc, err := c.Clone()
+		tc, err := via.Clone()
 		if err != nil {
 			r.MountErr = err
 			break
@@ -83,22 +105,21 @@ func (r *Report) Write(w io.Writer) error {
 		return "no"
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("Vault        %s", r.Addr)
-	if r.Health != nil {
-		p("  state        %s", r.State)
-		p("  initialized  %s", yes(r.Health.Initialized))
-		p("  sealed       %s", yes(r.Health.Sealed))
-		p("  version      %s", r.Health.Version)
-	} else {
-		p("  state        %s", r.State)
-		if r.VaultErr != nil {
-			p("  error        %v", r.VaultErr)
+	for _, n := range r.Nodes {
+		p("Vault        %s", n.Addr)
+		p("  state        %s", n.State)
+		if n.Health != nil {
+			p("  initialized  %s", yes(n.Health.Initialized))
+			p("  sealed       %s", yes(n.Health.Sealed))
+			p("  version      %s", n.Health.Version)
+		} else if n.VaultErr != nil {
+			p("  error        %v", n.VaultErr)
 		}
 	}
 	if r.MountErr == nil {
-		p("  mount        %s/ is kv version 2", r.Mount)
+		p("Mount        %s/ is kv version 2", r.Mount)
 	} else {
-		p("  mount        %s/: %v", r.Mount, r.MountErr)
+		p("Mount        %s/: %v", r.Mount, r.MountErr)
 	}
 	p("Keystore     %s", r.Keystore)
 	switch {
@@ -108,7 +129,11 @@ func (r *Report) Write(w io.Writer) error {
 		p("  present      yes, but unusable: %v", r.KeysErr)
 	default:
 		p("  present      yes")
-		p("  keys         %d shares, threshold %d", r.Shares, r.Threshold)
+		if r.SealType != "" && r.SealType != "shamir" {
+			p("  seal         %s (recovery keys: %d shares, threshold %d)", r.SealType, r.Shares, r.Threshold)
+		} else {
+			p("  keys         %d shares, threshold %d", r.Shares, r.Threshold)
+		}
 		p("  created      %s", r.CreatedAt.Format(time.RFC3339))
 		p("  root token   %s", yes(r.RootToken))
 		p("  file mode    %04o", r.FileMode)

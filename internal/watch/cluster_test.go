@@ -148,6 +148,9 @@ func TestRaftCluster(t *testing.T) {
 		if n := strings.Count(h.out.String(), "Root Token:"); n != 1 {
 			t.Fatalf("%d banners", n)
 		}
+		if strings.Contains(h.logs.String(), "already initialized") {
+			t.Fatal("the run that initialized the cluster said it was already initialized")
+		}
 		waitVoters(t, nodes[:3], h.keys().RootToken, 3)
 	})
 	t.Run("all restarted", func(t *testing.T) {

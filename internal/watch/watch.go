@@ -165,6 +165,7 @@ func (w *Watcher) initialized(data *keystore.InitData) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.data, w.bannerPending = data, true
+	w.toldInit = true // this run initialized: "already initialized" would be wrong
 }
 
 // haveKeys reports whether vault-init holds keys (in memory or on disk).
@@ -183,7 +184,7 @@ func (w *Watcher) haveKeys() bool {
 func (w *Watcher) sayAlreadyInitialized() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.toldInit || w.bannerPending {
+	if w.toldInit {
 		return
 	}
 	w.toldInit = true

@@ -7,6 +7,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -227,5 +228,63 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^COPY .*--chown=` + regexp.QuoteMeta(strings.Split(user[1], ":")[0]) + `\S* .* /vault-init$`).MatchString(final) {
 		t.Errorf("/vault-init is not created owned by the runtime user:\n%s", final)
+	}
+}
+
+func TestComposeHA(t *testing.T) {
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(repo, "docker-compose.ha.yml")},
+		cli.WithName("aurora-ha-test"), cli.WithWorkingDirectory(repo), cli.WithEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.ha.yml does not load: %v", err)
+	}
+	var addrs []string
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("vault-%d", i)
+		s := service(t, p, name)
+		if s.ContainerName != name || s.Hostname != name || s.HealthCheck == nil {
+			t.Errorf("%s: container_name %q hostname %q healthcheck %v", name, s.ContainerName, s.Hostname, s.HealthCheck != nil)
+		}
+		if volume(s, "/vault/data") != "vault-ha-data-"+fmt.Sprint(i) {
+			t.Errorf("%s data volume: %+v", name, s.Volumes)
+		}
+		addrs = append(addrs, "http://"+name+":8200")
+
+		raw, err := os.ReadFile(filepath.Join(repo, "deploy", "vault", "ha", name+".hcl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Storage map[string]struct {
+				Path      string `hcl:"path"`
+				NodeID    string `hcl:"node_id"`
+				RetryJoin []struct {
+					Leader string `hcl:"leader_api_addr"`
+				} `hcl:"retry_join"`
+			} `hcl:"storage"`
+			APIAddr string `hcl:"api_addr"`
+		}
+		if err := hcl.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("%s.hcl: %v", name, err)
+		}
+		r := c.Storage["raft"]
+		if r.NodeID != name || r.Path != "/vault/data" || c.APIAddr != "http://"+name+":8200" || len(r.RetryJoin) != 2 {
+			t.Errorf("%s.hcl: raft %+v api_addr %q", name, r, c.APIAddr)
+		}
+		for _, j := range r.RetryJoin {
+			if j.Leader == c.APIAddr {
+				t.Errorf("%s joins itself", name)
+			}
+		}
+	}
+	vi := service(t, p, "vault-init")
+	if got := env(vi, "VAULT_INIT_ADDRS"); got != strings.Join(addrs, ",") {
+		t.Errorf("VAULT_INIT_ADDRS %q, want every node: %s", got, strings.Join(addrs, ","))
+	}
+	if volume(vi, "/vault-init") != "vault-ha-init" {
+		t.Errorf("the HA stack must keep its keys apart from the single-node stack's: %+v", vi.Volumes)
 	}
 }

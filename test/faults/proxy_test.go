@@ -133,4 +133,3 @@ func (p *proxy) requests(path string) (total, forPath int) {
 	defer p.mu.Unlock()
 	return p.total, p.paths[path]
 }
-

@@ -1,0 +1,111 @@
+// Package bench measures vault-init against real `vault server` processes.
+// Every figure is a benchmark metric (never a pass/fail test), and each goal
+// is a ratio of two figures measured in the same run, because absolute times
+// on a shared machine drift. `make bench` runs them and writes BENCHMARKS.md.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
+)
+
+// startWatcher runs vault-init (in this process) over the nodes.
+func startWatcher(tb testing.TB, nodes []*vaulttest.Server, interval time.Duration) (dataDir string, stop func()) {
+	tb.Helper()
+	var addrs []string
+	var clients []*api.Client
+	for _, n := range nodes {
+		c, err := vaultclient.New(config.Config{}, n.Addr())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addrs, clients = append(addrs, n.Addr()), append(clients, c)
+	}
+	dataDir = tb.TempDir()
+	w := watch.New(watch.Options{Nodes: addrs, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
+		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval},
+		clients, keystore.New(dataDir), zap.NewNop(), io.Discard, io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	return dataDir, func() { cancel(); <-done }
+}
+
+// allUnsealed polls every node until all are initialized and unsealed.
+func allUnsealed(tb testing.TB, nodes []*vaulttest.Server, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ok := true
+		for _, n := range nodes {
+			h, err := n.Client("").Sys().HealthWithContext(context.Background())
+			ok = ok && err == nil && h.Initialized && !h.Sealed
+		}
+		if ok {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tb.Fatalf("not all %d nodes unsealed within %v", len(nodes), timeout)
+}
+
+// restartAll kills every node and starts them again at once; it returns
+// when all listeners accept connections.
+func restartAll(nodes []*vaulttest.Server) {
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		n.Kill()
+	}
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Restart() }()
+	}
+	wg.Wait()
+}
+
+// BenchmarkUnsealNodes: the time from "every node answering, sealed" (all
+// restarted) to "every node unsealed", for 1, 3 and 5 Raft nodes, at the
+// default check interval. Goal: 5 nodes at most 1.5 × 1 node.
+func BenchmarkUnsealNodes(b *testing.B) {
+	const rounds = 5
+	results := map[int]time.Duration{}
+	for _, size := range []int{1, 3, 5} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			nodes := vaulttest.Cluster(b, size, size)
+			_, stop := startWatcher(b, nodes, time.Second)
+			defer stop()
+			allUnsealed(b, nodes, 120*time.Second)
+			var took []time.Duration
+			for i := 0; i < rounds*b.N; i++ {
+				restartAll(nodes)
+				start := time.Now()
+				allUnsealed(b, nodes, 120*time.Second)
+				took = append(took, time.Since(start))
+			}
+			sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+			p50 := took[len(took)/2]
+			results[size] = p50
+			b.ReportMetric(float64(p50.Milliseconds()), "ms-p50")
+			b.ReportMetric(float64(took[len(took)-1].Milliseconds()), "ms-max")
+			record(fmt.Sprintf("unseal %d Raft nodes after a full restart (p50 of %d, check interval 1s)", size, len(took)), p50)
+		})
+	}
+	if results[1] > 0 {
+		ratio := float64(results[5]) / float64(results[1])
+		recordRatio("5 nodes / 1 node (goal ≤ 1.5)", ratio)
+	}
+}
