@@ -29,10 +29,11 @@ type node struct {
 	errs     *backoff.Backoff // after an action failed
 
 	state      vaultstate.State
-	observed   bool // state holds a real observation
-	configured bool // the mount was checked since the node last became active
-	ready      bool // "ready" was logged for the current active period
-	joining    int  // unseal rounds in a row that ended in a pending Raft join
+	observed   bool      // state holds a real observation
+	configured bool      // the mount was checked since the node last became active
+	ready      bool      // "ready" was logged for the current active period
+	joining    int       // unseal rounds in a row that ended in a pending Raft join
+	answeredAt time.Time // when the node last answered a health check
 	lastErr    string
 	lastErrAt  time.Time
 }
@@ -69,6 +70,9 @@ func (n *node) run(ctx context.Context) error {
 
 // transition logs a change of state, once, and resets what a change resets.
 func (n *node) transition(obs vaultstate.Observation) {
+	if obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown {
+		n.answeredAt = time.Now()
+	}
 	if n.observed && obs.State == n.state {
 		return
 	}
@@ -96,17 +100,26 @@ func (n *node) transition(obs vaultstate.Observation) {
 	n.observed, n.state = true, obs.State
 }
 
+// retryCheck is the wait after a failed health check: FastPoll shortly
+// after the node last answered, the capped backoff otherwise.
+func (n *node) retryCheck() time.Duration {
+	if !n.answeredAt.IsZero() && time.Since(n.answeredAt) < FastPollFor {
+		return FastPoll
+	}
+	return n.reach.Next()
+}
+
 // step acts on one observation and says how long to wait before the next.
 func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Duration, error) {
 	switch obs.State {
 	case vaultstate.Unreachable:
 		n.log.Debug("vault does not answer yet", zap.Error(obs.Err))
-		return n.reach.Next(), nil
+		return n.retryCheck(), nil
 	case vaultstate.Unknown:
 		// A check that failed is retried as fast as an unreachable Vault:
 		// Vault coming back must be noticed within one check interval.
 		n.report(fmt.Errorf("check vault health: %w", obs.Err))
-		return n.reach.Next(), nil
+		return n.retryCheck(), nil
 	case vaultstate.Uninitialized:
 		return n.initialize(ctx)
 	case vaultstate.Sealed:

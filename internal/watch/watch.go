@@ -39,6 +39,12 @@ const (
 	// RepeatError is how often an unchanged error is logged again, so that
 	// `docker logs` shows that vault-init is still stuck on it.
 	RepeatError = time.Minute
+	// FastPoll is how often a failed check is retried for FastPollFor after
+	// the node last answered: a restarted Vault is back within seconds, and
+	// should be unsealed the moment it answers. After that, the backoff
+	// (FirstRetry doubling up to the check interval) keeps an outage cheap.
+	FastPoll    = 100 * time.Millisecond
+	FastPollFor = 30 * time.Second
 	// JoinPatience is how many unseal rounds in a row a Raft node may end
 	// "joining" before vault-init reports that it does not join.
 	JoinPatience = 10

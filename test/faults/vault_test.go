@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
 )
 
 // ready starts a Vault behind a proxy and a vault-init that has made it ready.
@@ -55,10 +56,13 @@ func TestMisbehavingVault(t *testing.T) {
 			if tc.mode == cut {
 				perMinute := float64(after-before) / tc.dur.Minutes()
 				figures.rate("requests per minute while Vault cannot be reached (check interval 250ms)", perMinute)
-				// The wait backoff is capped at the check interval (250 ms
-				// here): at most ~4 a second, never a hot loop.
-				if perMinute > 5*60 {
-					t.Fatalf("%.0f requests a minute while Vault is down", perMinute)
+				// For 30 s after Vault last answered, checks are 100 ms apart
+				// (80 ms with jitter at worst); then the backoff is capped at
+				// the check interval (250 ms, 200 ms with jitter). Never more.
+				fast := min(tc.dur, watch.FastPollFor)
+				bound := int(fast/(80*time.Millisecond)) + int((tc.dur-fast)/(200*time.Millisecond)) + 5
+				if n := after - before; n > bound {
+					t.Fatalf("%d requests in %v while Vault is down, more than %d", n, tc.dur, bound)
 				}
 			}
 			if tc.mode == slow && !srv.Health().Sealed {

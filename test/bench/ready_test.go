@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
+)
+
+// readyAt runs vault-init in this process against srv and returns how long
+// after start it logged "vault is ready".
+func readyAt(b *testing.B, srv *vaulttest.Server) time.Duration {
+	b.Helper()
+	c, err := vaultclient.New(config.Config{}, srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ready := make(chan struct{})
+	var once sync.Once
+	hook := zap.Hooks(func(e zapcore.Entry) error {
+		if e.Message == "vault is ready" {
+			once.Do(func() { close(ready) })
+		}
+		return nil
+	})
+	log := zap.New(zapcore.NewNopCore(), hook)
+	w := watch.New(watch.Options{Nodes: []string{srv.Addr()}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
+		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: time.Second},
+		[]*api.Client{c}, keystore.New(b.TempDir()), log, discard{}, discard{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	go w.Run(ctx)
+	select {
+	case <-ready:
+		return time.Since(start)
+	case <-time.After(60 * time.Second):
+		b.Fatal("vault-init not ready within 60s")
+	}
+	return 0
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// reference makes the same essential calls back to back, with no checks
+// and no waiting: init, save the reply durably, unseal, mount. It is the
+// physical limit that vault-init is measured against.
+func reference(b *testing.B, srv *vaulttest.Server) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	c := srv.Client("")
+	dir := b.TempDir()
+	start := time.Now()
+	resp, err := c.Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 5, SecretThreshold: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := json.Marshal(resp)
+	f, err := os.CreateTemp(dir, "init-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.Write(raw)
+	f.Sync()
+	f.Close()
+	os.Rename(f.Name(), filepath.Join(dir, "init.json"))
+	for _, k := range resp.Keys[:3] {
+		if _, err := c.Sys().UnsealWithContext(ctx, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.SetToken(resp.RootToken)
+	for {
+		// Right after the unseal the node may still be becoming active.
+		err = c.Sys().MountWithContext(ctx, "aurora", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}})
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "503") {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// BenchmarkTimeToReady: from a fresh Vault's listener accepting connections
+// to initialized, keys saved, unsealed and mount in place. Goal: vault-init
+// within 1.15 × the reference client, measured in the same run.
+func BenchmarkTimeToReady(b *testing.B) {
+	const rounds = 7
+	var vi, ref []time.Duration
+	for i := 0; i < rounds*b.N; i++ {
+		// Alternate, so drift in the machine's speed hits both alike.
+		ref = append(ref, reference(b, vaulttest.Start(b, vaulttest.Options{})))
+		vi = append(vi, readyAt(b, vaulttest.Start(b, vaulttest.Options{})))
+	}
+	p50 := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	v, r := p50(vi), p50(ref)
+	b.ReportMetric(float64(v.Microseconds())/1000, "ms-vault-init")
+	b.ReportMetric(float64(r.Microseconds())/1000, "ms-reference")
+	record("time to ready, vault-init (p50 of 7)", v)
+	record("time to ready, reference client making the same calls back to back (p50 of 7)", r)
+	recordRatio("vault-init / reference (goal ≤ 1.15)", float64(v)/float64(r))
+}
