@@ -177,6 +177,12 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		}
 		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
 		return n.w.opts.CheckInterval
+	case vaultstate.NotUpYet(err):
+		// Vault went away mid-unseal, or a pooled connection died with a
+		// restarted Vault (an unseal is a PUT, which Go does not retry):
+		// poll again soon, as for any check that failed.
+		n.log.Debug("vault went away during the unseal; retrying", zap.Error(err))
+		return n.retryCheck()
 	case err != nil:
 		return n.fail(fmt.Errorf("unseal: %w", err))
 	}

@@ -38,7 +38,8 @@ func readyAt(b *testing.B, srv *vaulttest.Server) time.Duration {
 		}
 		return nil
 	})
-	log := zap.New(zapcore.NewNopCore(), hook)
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(discard{}), zapcore.InfoLevel)
+	log := zap.New(core, hook)
 	w := watch.New(watch.Options{Nodes: []string{srv.Addr()}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
 		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: time.Second},
 		[]*api.Client{c}, keystore.New(b.TempDir()), log, discard{}, discard{})
