@@ -44,7 +44,7 @@ func BenchmarkReseal(b *testing.B) {
 	for i := 0; i < n*b.N; i++ {
 		srv.Kill()
 		time.Sleep(time.Duration(200+i*53%800) * time.Millisecond) // down for a while, as in a restart
-		srv.Restart() // returns once the listener accepts connections
+		srv.Restart()                                              // returns once the listener accepts connections
 		start := time.Now()
 		allUnsealed(b, []*vaulttest.Server{srv}, 30*time.Second)
 		restart = append(restart, time.Since(start))
