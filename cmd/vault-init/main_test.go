@@ -226,3 +226,60 @@ func TestTLSThroughTheEnvironment(t *testing.T) {
 	}
 	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
 }
+
+// TestPauseResume: an operator seals Vault on purpose and pauses vault-init.
+// The seal stays, across a vault-init restart too, until resume.
+func TestPauseResume(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dataDir := t.TempDir()
+	env := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
+	p := start(t, env)
+	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	data, err := keystore.New(dataDir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCmd(t, env, "pause", "incident 42"); code != 0 || !strings.Contains(out, "paused") {
+		t.Fatalf("pause: exit %d %q", code, out)
+	}
+	if err := srv.Client(data.RootToken).Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	p.stderr.WaitFor(t, "paused: vault-init does not initialize or unseal", 10*time.Second)
+	// Restarted while paused: still paused.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+	p = start(t, env)
+	p.stderr.WaitFor(t, `"reason": "incident 42"`, 10*time.Second)
+	time.Sleep(time.Second) // four check intervals
+	if !srv.Health().Sealed {
+		t.Fatal("vault-init unsealed a Vault that an operator sealed and paused")
+	}
+	if code, out, _ := runCmd(t, env, "status"); code != 1 || !strings.Contains(out, "Paused       yes") {
+		t.Fatalf("status while paused: exit %d\n%s", code, out)
+	}
+	if code, _, _ := runCmd(t, env, "resume"); code != 0 {
+		t.Fatalf("resume: exit %d", code)
+	}
+	srv.WaitFor("unseal after resume", 10*time.Second, vaulttest.Unsealed)
+	p.stderr.WaitFor(t, "resumed: vault-init unseals Vault again", 5*time.Second)
+	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
+}
+
+// TestOnce: --once initializes, unseals, configures, prints the banner, and
+// exits 0; on a ready Vault it exits 0 at once.
+func TestOnce(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dataDir := t.TempDir()
+	env := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
+	code, out, errOut := runCmd(t, env, "--once")
+	if code != 0 || !strings.Contains(out, "Root Token: hvs.") || !strings.Contains(errOut, "--once: every node is done") {
+		t.Fatalf("--once: exit %d\nstdout %q\nstderr %s", code, out, errOut)
+	}
+	if h := srv.Health(); h.Sealed || !h.Initialized {
+		t.Fatalf("after --once: %+v", h)
+	}
+	if code, out, _ := runCmd(t, append(env, "VAULT_INIT_ONCE=true")); code != 0 || out != "" {
+		t.Fatalf("second --once: exit %d, stdout %q", code, out)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -100,6 +101,20 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			Short: "Like status, silent: for a container healthcheck",
 			Args:  cobra.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), s, io.Discard, true) },
+		},
+		&cobra.Command{
+			Use:   "pause [reason]",
+			Short: "Mark the data dir so that vault-init stops unsealing (and initializing) Vault, until resume; survives restarts",
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runPause(s, stdout, strings.Join(args, " "))
+			},
+		},
+		&cobra.Command{
+			Use:   "resume",
+			Short: "Remove the pause mark: vault-init unseals Vault again",
+			Args:  cobra.NoArgs,
+			RunE:  func(cmd *cobra.Command, _ []string) error { return runResume(s, stdout) },
 		},
 		&cobra.Command{
 			Use:   "root-token",

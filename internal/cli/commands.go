@@ -31,6 +31,7 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
+		Once: cfg.Once,
 	}, clients, keystore.New(cfg.DataDir), log, stdout, stderr)
 	return failure(w.Run(ctx))
 }
@@ -88,4 +89,30 @@ func clientsFor(cfg config.Config) ([]*api.Client, error) {
 		clients = append(clients, c)
 	}
 	return clients, nil
+}
+
+// runPause is `vault-init pause`: an operator's emergency seal must stay.
+func runPause(s *settings, stdout io.Writer, reason string) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	if err := keystore.New(cfg.DataDir).SetPause(reason); err != nil {
+		return failure(err)
+	}
+	_, err = fmt.Fprintln(stdout, "paused: vault-init will not unseal or initialize Vault until `vault-init resume`")
+	return failure(err)
+}
+
+// runResume is `vault-init resume`.
+func runResume(s *settings, stdout io.Writer) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	if err := keystore.New(cfg.DataDir).ClearPause(); err != nil {
+		return failure(err)
+	}
+	_, err = fmt.Fprintln(stdout, "resumed: vault-init unseals Vault again")
+	return failure(err)
 }

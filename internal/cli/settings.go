@@ -40,8 +40,8 @@ func (s *settings) addFlags(fs *pflag.FlagSet) {
 			continue
 		}
 		fs.String(o.Key, o.Default, fmt.Sprintf("%s (env %s)", o.Usage, o.Env))
-		if o.Key == config.KeySkipVerify {
-			fs.Lookup(o.Key).NoOptDefVal = "true" // --tls-skip-verify alone means true
+		if o.Key == config.KeySkipVerify || o.Key == config.KeyOnce {
+			fs.Lookup(o.Key).NoOptDefVal = "true" // --tls-skip-verify or --once alone means true
 		}
 		_ = s.v.BindPFlag(o.Key, fs.Lookup(o.Key))
 	}

@@ -55,6 +55,7 @@ type Config struct {
 	RecoveryShares    int
 	RecoveryThreshold int
 	CheckInterval     time.Duration
+	Once              bool // initialize, unseal, configure, then exit
 	LogLevel          string
 	LogFormat         string
 }
@@ -89,6 +90,7 @@ const (
 	KeyInitAddr          = "init-addr"
 	KeyRecoveryShares    = "recovery-shares"
 	KeyRecoveryThreshold = "recovery-threshold"
+	KeyOnce              = "once"
 	KeyCheckInterval     = "check-interval"
 	KeyLogLevel          = "log-level"
 	KeyLogFormat         = "log-format"
@@ -113,6 +115,7 @@ var Options = []Option{
 	{Key: KeyInitAddr, Env: "VAULT_INIT_INIT_ADDR", Usage: "the node to initialize (default: the first of addrs that answers)"},
 	{Key: KeyRecoveryShares, Env: "VAULT_INIT_RECOVERY_SHARES", Default: "5", Usage: "recovery key shares to create at init, with an auto-unseal seal"},
 	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
+	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 	{Key: KeyLogFormat, Env: "VAULT_INIT_LOG_FORMAT", Default: "console", Usage: "console or json"},

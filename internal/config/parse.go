@@ -61,6 +61,13 @@ func Parse(lookup func(key string) string) (Config, error) {
 			c.Addrs = append(c.Addrs, a)
 		}
 	}
+	if s := strings.TrimSpace(lookup(KeyOnce)); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			p = append(p, fmt.Sprintf("%s: %q is not true or false", KeyOnce, s))
+		}
+		c.Once = b
+	}
 	if s := strings.TrimSpace(lookup(KeySkipVerify)); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -190,3 +190,31 @@ func TestTryLock(t *testing.T) {
 	unlock2()
 	assertMode(t, filepath.Join(a.Dir(), LockFileName), 0o600)
 }
+
+func TestPauseMark(t *testing.T) {
+	ks := New(t.TempDir())
+	if p, err := ks.Paused(); p != nil || err != nil {
+		t.Fatalf("fresh dir paused: %v %v", p, err)
+	}
+	if err := ks.SetPause("maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ks.Paused()
+	if err != nil || p == nil || p.Reason != "maintenance" || time.Since(p.Since) > time.Minute {
+		t.Fatalf("paused: %+v %v", p, err)
+	}
+	assertMode(t, filepath.Join(ks.Dir(), PauseFileName), 0o600)
+	if err := ks.ClearPause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.ClearPause(); err != nil {
+		t.Fatalf("clearing twice: %v", err)
+	}
+	if p, _ := ks.Paused(); p != nil {
+		t.Fatal("still paused")
+	}
+	os.WriteFile(filepath.Join(ks.Dir(), PauseFileName), []byte("garbage"), 0o600)
+	if p, err := ks.Paused(); p == nil || err == nil {
+		t.Fatal("an unreadable mark must count as paused, with an error")
+	}
+}

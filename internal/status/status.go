@@ -25,6 +25,7 @@ type Report struct {
 	Keystore  string
 	KeysErr   error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
 	SealType  string
+	Paused    *keystore.Pause
 	Shares    int
 	Threshold int
 	CreatedAt time.Time
@@ -64,6 +65,7 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 		}
 	}
 
+	r.Paused, _ = ks.Paused()
 	data, err := ks.Load()
 	r.KeysErr = err
 	token := fallbackToken
@@ -137,6 +139,11 @@ func (r *Report) Write(w io.Writer) error {
 		p("  created      %s", r.CreatedAt.Format(time.RFC3339))
 		p("  root token   %s", yes(r.RootToken))
 		p("  file mode    %04o", r.FileMode)
+	}
+	if r.Paused != nil {
+		p("Paused       yes, since %s (%s): vault-init does not unseal; `vault-init resume` ends it", r.Paused.Since.Format(time.RFC3339), r.Paused.Reason)
+	} else {
+		p("Paused       no")
 	}
 	_, err := fmt.Fprintf(w, "Ready        %s\n", yes(r.Ready()))
 	return err

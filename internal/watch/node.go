@@ -62,10 +62,21 @@ func (n *node) run(ctx context.Context) error {
 		if errors.Is(err, initializer.ErrKeysUnsaved) {
 			return err
 		}
+		if n.w.opts.Once && n.done() {
+			return nil
+		}
 		if backoff.Sleep(ctx, delay) != nil {
 			return nil
 		}
 	}
+}
+
+// done is the --once test: unsealed with the mount in place, or paused.
+func (n *node) done() bool {
+	if n.state == vaultstate.Sealed || n.state == vaultstate.Uninitialized {
+		return n.w.paused()
+	}
+	return n.state.Unsealed() && n.w.isMountDone()
 }
 
 // transition logs a change of state, once, and resets what a change resets.
@@ -120,9 +131,13 @@ func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Durat
 		// Vault coming back must be noticed within one check interval.
 		n.report(fmt.Errorf("check vault health: %w", obs.Err))
 		return n.retryCheck(), nil
-	case vaultstate.Uninitialized:
-		return n.initialize(ctx)
-	case vaultstate.Sealed:
+	case vaultstate.Uninitialized, vaultstate.Sealed:
+		if n.w.paused() {
+			return n.w.opts.CheckInterval, nil
+		}
+		if obs.State == vaultstate.Uninitialized {
+			return n.initialize(ctx)
+		}
 		return n.unseal(ctx), nil
 	case vaultstate.Active:
 		return n.configure(ctx), nil
@@ -211,6 +226,7 @@ func (n *node) configure(ctx context.Context) time.Duration {
 	}
 	n.log.Info("kv mount in place", zap.String("mount", n.w.opts.KVMount), zap.String("action", string(action)))
 	n.configured = true
+	n.w.setMountDone()
 	n.w.printBanner(token)
 	if !n.ready {
 		n.log.Info("vault is ready", zap.String("mount", n.w.opts.KVMount))

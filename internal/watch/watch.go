@@ -61,6 +61,9 @@ type Options struct {
 	RecoveryShares    int
 	RecoveryThreshold int
 	CheckInterval     time.Duration
+	// Once ends Run when every node is unsealed and the mount is in place
+	// (or the data dir is paused), instead of watching on.
+	Once bool
 }
 
 // Watcher keeps one Vault, or every node of a cluster, initialized,
@@ -79,6 +82,8 @@ type Watcher struct {
 	initNode      string             // the node chosen to initialize
 	warnedMode    fs.FileMode        // the keystore mode last warned about
 	toldInit      bool               // "already initialized" was logged
+	mountDone     bool               // the mount was ensured through an active node
+	pauseLogged   bool               // the pause mark was logged
 }
 
 // New returns a Watcher for the nodes in opts, one client each, in the same
@@ -121,10 +126,47 @@ func (w *Watcher) Run(ctx context.Context) error {
 			cancel() // the keys could not be saved: stop every node
 		}
 	}
-	if first == nil {
+	if first == nil && w.opts.Once && ctx.Err() == nil {
+		w.log.Info("--once: every node is done; exiting")
+	} else if first == nil {
 		w.log.Info("stopping")
 	}
 	return first
+}
+
+// paused reports whether the data dir carries the "sealed on purpose"
+// mark, logging it once per pause (and its end).
+func (w *Watcher) paused() bool {
+	p, err := w.keys.Paused()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case p != nil && !w.pauseLogged:
+		fields := []zap.Field{zap.Time("since", p.Since), zap.String("reason", p.Reason)}
+		if err != nil {
+			fields = append(fields, zap.Error(err))
+		}
+		w.log.Warn("paused: vault-init does not initialize or unseal Vault until `vault-init resume`", fields...)
+		w.pauseLogged = true
+	case p == nil && w.pauseLogged:
+		w.log.Info("resumed: vault-init unseals Vault again")
+		w.pauseLogged = false
+	}
+	return p != nil
+}
+
+// setMountDone records that the mount is in place.
+func (w *Watcher) setMountDone() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mountDone = true
+}
+
+// isMountDone reports whether the mount was ensured in this run.
+func (w *Watcher) isMountDone() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mountDone
 }
 
 // cluster reports whether more than one node is watched.
