@@ -283,3 +283,34 @@ func TestOnce(t *testing.T) {
 		t.Fatalf("second --once: exit %d, stdout %q", code, out)
 	}
 }
+
+// TestBackup: a Raft snapshot from a Raft Vault; a clear refusal, pointing
+// to the volume backup, for file storage.
+func TestBackup(t *testing.T) {
+	nodes := vaulttest.Cluster(t, 1, 1)
+	dataDir := t.TempDir()
+	env := []string{"VAULT_ADDR=" + nodes[0].Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
+	code, _, errOut := runCmd(t, env, "--once")
+	if code != 0 {
+		t.Fatalf("--once: %d\n%s", code, errOut)
+	}
+	file := filepath.Join(t.TempDir(), "vault.snap")
+	code, out, errOut := runCmd(t, env, "backup", file)
+	if code != 0 || !strings.Contains(out, "wrote a raft snapshot") {
+		t.Fatalf("backup: exit %d %q %s", code, out, errOut)
+	}
+	st, err := os.Stat(file)
+	if err != nil || st.Size() < 1000 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("snapshot: %v, %v", st, err)
+	}
+
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	env = []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + t.TempDir()}
+	if code, _, errOut := runCmd(t, env, "--once"); code != 0 {
+		t.Fatalf("--once: %s", errOut)
+	}
+	code, _, errOut = runCmd(t, env, "backup", filepath.Join(t.TempDir(), "x"))
+	if code != 1 || !strings.Contains(errOut, `"file" storage`) || !strings.Contains(errOut, "Backing up") {
+		t.Fatalf("backup of file storage: exit %d %s", code, errOut)
+	}
+}

@@ -117,6 +117,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			RunE:  func(cmd *cobra.Command, _ []string) error { return runResume(s, stdout) },
 		},
 		&cobra.Command{
+			Use:   "backup FILE",
+			Short: "Write a Raft snapshot of Vault to FILE (Raft storage only; see the README for file storage)",
+			Args:  cobra.ExactArgs(1),
+			RunE:  func(cmd *cobra.Command, args []string) error { return runBackup(cmd.Context(), s, stdout, args[0]) },
+		},
+		&cobra.Command{
 			Use:   "root-token",
 			Short: "Print the root token stored in the keystore",
 			Args:  cobra.NoArgs,

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/aurora/vault-init/internal/audit"
 	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/status"
@@ -31,7 +34,7 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
-		Once: cfg.Once,
+		Once: cfg.Once, AuditFile: auditFile(cfg.Audit),
 	}, clients, keystore.New(cfg.DataDir), log, stdout, stderr)
 	return failure(w.Run(ctx))
 }
@@ -114,5 +117,63 @@ func runResume(s *settings, stdout io.Writer) error {
 		return failure(err)
 	}
 	_, err = fmt.Fprintln(stdout, "resumed: vault-init unseals Vault again")
+	return failure(err)
+}
+
+// auditFile is the file_path of the audit device cfg asks for, or "".
+func auditFile(spec string) string {
+	if spec == "" {
+		return ""
+	}
+	path, _ := audit.Parse(spec) // validated with the config
+	return path
+}
+
+// runBackup is `vault-init backup FILE`: a Raft snapshot, written atomically
+// and readable by its owner only (it holds every secret, encrypted).
+func runBackup(ctx context.Context, s *settings, stdout io.Writer, file string) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	clients, err := clientsFor(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	var via *api.Client
+	var storage string
+	for _, c := range clients {
+		st, err := c.Sys().SealStatusWithContext(ctx)
+		if err == nil && !st.Sealed {
+			via, storage = c, st.StorageType
+			break
+		}
+	}
+	if via == nil {
+		return failure(errors.New("backup: no node is unsealed"))
+	}
+	if storage != "raft" {
+		return failure(fmt.Errorf("backup: Vault uses %q storage; a snapshot needs integrated (raft) storage. "+
+			"Back up its data volume instead: see \"Backing up\" in the README", storage))
+	}
+	token := cfg.Token.Reveal()
+	if d, err := keystore.New(cfg.DataDir).Load(); err == nil && d.RootToken != "" {
+		token = d.RootToken
+	}
+	via.SetToken(token)
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*") // 0600
+	if err != nil {
+		return failure(fmt.Errorf("backup: %w", err))
+	}
+	defer os.Remove(tmp.Name())
+	if err := via.Sys().RaftSnapshotWithContext(ctx, tmp); err != nil {
+		tmp.Close()
+		return failure(fmt.Errorf("backup: take snapshot: %w", err))
+	}
+	if err := errors.Join(tmp.Sync(), tmp.Close(), os.Rename(tmp.Name(), file)); err != nil {
+		return failure(fmt.Errorf("backup: write %s: %w", file, err))
+	}
+	st, _ := os.Stat(file)
+	_, err = fmt.Fprintf(stdout, "wrote a raft snapshot of %s to %s (%d bytes)\n", via.Address(), file, st.Size())
 	return failure(err)
 }

@@ -55,7 +55,8 @@ type Config struct {
 	RecoveryShares    int
 	RecoveryThreshold int
 	CheckInterval     time.Duration
-	Once              bool // initialize, unseal, configure, then exit
+	Once              bool   // initialize, unseal, configure, then exit
+	Audit             string // "", "stdout" or "file:/path": the audit device to ensure
 	LogLevel          string
 	LogFormat         string
 }
@@ -91,6 +92,7 @@ const (
 	KeyRecoveryShares    = "recovery-shares"
 	KeyRecoveryThreshold = "recovery-threshold"
 	KeyOnce              = "once"
+	KeyAudit             = "audit"
 	KeyCheckInterval     = "check-interval"
 	KeyLogLevel          = "log-level"
 	KeyLogFormat         = "log-format"
@@ -115,6 +117,7 @@ var Options = []Option{
 	{Key: KeyInitAddr, Env: "VAULT_INIT_INIT_ADDR", Usage: "the node to initialize (default: the first of addrs that answers)"},
 	{Key: KeyRecoveryShares, Env: "VAULT_INIT_RECOVERY_SHARES", Default: "5", Usage: "recovery key shares to create at init, with an auto-unseal seal"},
 	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
+	{Key: KeyAudit, Env: "VAULT_INIT_AUDIT", Usage: "audit device to enable: file:/vault/logs/audit.log or stdout (off by default)"},
 	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},

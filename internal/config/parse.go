@@ -53,6 +53,7 @@ func Parse(lookup func(key string) string) (Config, error) {
 		RecoveryShares:    atoi(KeyRecoveryShares),
 		RecoveryThreshold: atoi(KeyRecoveryThreshold),
 		InitAddr:          strings.TrimSpace(lookup(KeyInitAddr)),
+		Audit:             strings.TrimSpace(lookup(KeyAudit)),
 		LogLevel:          strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
 		LogFormat:         strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
 	}
@@ -165,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if c.CheckInterval < MinCheckInterval {
 		add(KeyCheckInterval, "%v is below the minimum of %v", c.CheckInterval, MinCheckInterval)
+	}
+	if c.Audit != "" && c.Audit != "stdout" && !strings.HasPrefix(c.Audit, "file:/") {
+		add(KeyAudit, "%q is not file:/absolute/path or stdout", c.Audit)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -111,6 +111,9 @@ func TestValidateTable(t *testing.T) {
 		{"bad node", map[string]string{KeyAddrs: "http://a:8200,b:8200"}, `addrs: "b:8200" is not`},
 		{"node twice", map[string]string{KeyAddrs: "http://a:8200,http://a:8200"}, "listed twice"},
 		{"init addr not a node", map[string]string{KeyAddrs: "http://a:8200", KeyInitAddr: "http://c:8200"}, "is not one of the nodes"},
+		{"audit file", map[string]string{KeyAudit: "file:/vault/logs/audit.log"}, ""},
+		{"audit stdout", map[string]string{KeyAudit: "stdout"}, ""},
+		{"audit relative", map[string]string{KeyAudit: "file:audit.log"}, "audit: "},
 		{"recovery threshold", map[string]string{KeyRecoveryShares: "2", KeyRecoveryThreshold: "3"}, "must be between 1 and recovery-shares"},
 	}
 	for _, tc := range cases {

@@ -36,6 +36,7 @@ type harness struct {
 type setup struct {
 	tls   config.TLS
 	token string
+	audit string // file_path of an audit device to ensure
 }
 
 // run starts a Watcher for srv keeping its keys in dataDir. It is stopped,
@@ -64,6 +65,7 @@ func start(t *testing.T, addr, dataDir string, s setup) *harness {
 	w := watch.New(watch.Options{
 		Nodes: []string{addr}, KVMount: "aurora", FallbackToken: s.token,
 		SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval,
+		AuditFile: s.audit,
 	}, []*api.Client{client}, keystore.New(dataDir), log, h.out, h.errOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/aurora/vault-init/internal/audit"
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/initializer"
@@ -225,6 +226,13 @@ func (n *node) configure(ctx context.Context) time.Duration {
 		return n.fail(err)
 	}
 	n.log.Info("kv mount in place", zap.String("mount", n.w.opts.KVMount), zap.String("action", string(action)))
+	if n.w.opts.AuditFile != "" {
+		enabled, err := audit.Ensure(ctx, c.Sys(), n.w.opts.AuditFile)
+		if err != nil {
+			return n.fail(err)
+		}
+		n.log.Info("audit device in place", zap.String("file_path", n.w.opts.AuditFile), zap.Bool("enabled_now", enabled))
+	}
 	n.configured = true
 	n.w.setMountDone()
 	n.w.printBanner(token)

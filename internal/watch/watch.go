@@ -61,6 +61,9 @@ type Options struct {
 	RecoveryShares    int
 	RecoveryThreshold int
 	CheckInterval     time.Duration
+	// AuditFile, when set, is the file_path of a file audit device to
+	// ensure ("stdout" for Vault's own output).
+	AuditFile string
 	// Once ends Run when every node is unsealed and the mount is in place
 	// (or the data dir is paused), instead of watching on.
 	Once bool

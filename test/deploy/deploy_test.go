@@ -85,6 +85,9 @@ func TestComposeVault(t *testing.T) {
 	if got := env(service(t, load(t, "VAULT_TOKEN=hvs.x"), "vault"), "VAULT_TOKEN"); got != "hvs.x" {
 		t.Errorf("VAULT_TOKEN from .env does not reach the vault container (got %q)", got)
 	}
+	if volume(v, "/vault/logs") != "vault-logs" {
+		t.Errorf("/vault/logs is not the vault-logs volume: %+v", v.Volumes)
+	}
 	if volume(v, "/vault/data") != "vault-data" {
 		t.Errorf("/vault/data is not the vault-data volume: %+v", v.Volumes)
 	}
@@ -120,7 +123,10 @@ func TestComposeVaultInit(t *testing.T) {
 	if s.HealthCheck != nil && s.HealthCheck.Disable {
 		t.Error("compose disables vault-init's healthcheck")
 	}
-	for _, name := range []string{"vault-data", "vault-init"} {
+	if env(s, "VAULT_INIT_AUDIT") != "" {
+		t.Errorf("audit logging must be off unless asked for, got %q", env(s, "VAULT_INIT_AUDIT"))
+	}
+	for _, name := range []string{"vault-data", "vault-init", "vault-logs"} {
 		if v, ok := p.Volumes[name]; !ok || v.Name != name || bool(v.External) {
 			t.Errorf("volume %s: %+v, want a managed volume named exactly %s", name, v, name)
 		}

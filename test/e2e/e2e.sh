@@ -62,8 +62,8 @@ token=$(root_token)
 case "$token" in hvs.*) ;; *) fail "the Root Token line holds no hvs. token" ;; esac
 curl -sf -H "X-Vault-Token: $token" http://localhost:8200/v1/auth/token/lookup-self >/dev/null || fail "the banner's token does not work"
 
-step "VAULT_TOKEN in .env, make down, make prod-local: no second init"
-echo "VAULT_TOKEN=$token" > .env
+step "VAULT_TOKEN (and the opt-in audit device) in .env, make down, make prod-local: no second init"
+printf 'VAULT_TOKEN=%s\nVAULT_INIT_AUDIT=file:/vault/logs/audit.log\n' "$token" > .env
 make down || fail "make down failed"
 make prod-local || fail "second make prod-local failed"
 [ "$(docker logs vault-init 2>&1 | grep -c "Root Token:")" = 0 ] || fail "the banner was printed again"
@@ -75,6 +75,7 @@ step "docker exec vault vault kv put/get/list"
 docker exec vault vault kv put aurora/users/test-secret value='hello' || fail "kv put"
 [ "$(docker exec vault vault kv get -field=value aurora/users/test-secret)" = hello ] || fail "kv get did not return hello"
 docker exec vault vault kv list aurora/users/ | grep -qx test-secret || fail "kv list does not show test-secret"
+docker exec vault grep -q "aurora/data/users/test-secret" /vault/logs/audit.log || fail "the audit device did not record the write"
 
 step "curl sys/health and vault token capabilities"
 curl -sf http://localhost:8200/v1/sys/health >/dev/null || fail "sys/health does not answer 200"
