@@ -35,8 +35,15 @@ func WriteEmergency(w io.Writer, path string, d *keystore.InitData) error {
 	for i, k := range d.Keys {
 		fmt.Fprintf(&b, "Unseal Key %d: %s\n", i+1, k)
 	}
+	for i, k := range d.RecoveryKeys {
+		fmt.Fprintf(&b, "Recovery Key %d: %s\n", i+1, k)
+	}
 	fmt.Fprintf(&b, "Initial Root Token: %s\n", d.RootToken)
-	fmt.Fprintf(&b, "# Threshold: %d of %d keys unseal Vault.\n%s\n", d.SecretThreshold, d.SecretShares, bar)
+	if d.AutoUnseal() {
+		fmt.Fprintf(&b, "# Seal: %s. Threshold: %d of %d recovery keys.\n%s\n", d.SealType, d.RecoveryThreshold, d.RecoveryShares, bar)
+	} else {
+		fmt.Fprintf(&b, "# Threshold: %d of %d keys unseal Vault.\n%s\n", d.SecretThreshold, d.SecretShares, bar)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -65,3 +65,18 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatal("WriteEmergency hid a write error")
 	}
 }
+
+func TestWriteEmergencyRecoveryKeys(t *testing.T) {
+	d := &keystore.InitData{SealType: "transit", RecoveryShares: 2, RecoveryThreshold: 2,
+		RecoveryKeys: []string{"r1", "r2"}, RootToken: "hvs.t"}
+	var b bytes.Buffer
+	if err := WriteEmergency(&b, "/vault-init/init.json", d); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"Recovery Key 1: r1\n", "Recovery Key 2: r2\n", "Initial Root Token: hvs.t\n", "Seal: transit. Threshold: 2 of 2 recovery keys."} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("emergency block lacks %q:\n%s", want, out)
+		}
+	}
+}

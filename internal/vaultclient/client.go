@@ -38,6 +38,7 @@ func New(cfg config.Config, addr string) (*api.Client, error) {
 		return nil, fmt.Errorf("vault client defaults: %w", ac.Error)
 	}
 	ac.Address = addr
+	ac.AgentAddress = "" // VAULT_AGENT_ADDR would silently replace every node's address
 	ac.MaxRetries = 0
 	ac.Timeout = RequestTimeout
 	// DefaultConfig has already applied the VAULT_* TLS variables by itself.
@@ -68,6 +69,7 @@ func New(cfg config.Config, addr string) (*api.Client, error) {
 		return nil, fmt.Errorf("new vault client: %w", err)
 	}
 	c.ClearToken()
+	c.ClearNamespace() // VAULT_NAMESPACE is an Enterprise setting vault-init does not take
 	return c, nil
 }
 

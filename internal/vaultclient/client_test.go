@@ -52,6 +52,7 @@ func TestTLSSettings(t *testing.T) {
 	t.Setenv("VAULT_SKIP_VERIFY", "true")
 	t.Setenv("VAULT_CACERT", ca)
 	t.Setenv("VAULT_TOKEN", "env-token")
+	t.Setenv("VAULT_AGENT_ADDR", "http://127.0.0.1:1") // must not replace the node's address
 
 	var unknownCA x509.UnknownAuthorityError
 	if err := health(t, config.Config{VaultAddr: srv.URL}); !errors.As(err, &unknownCA) {

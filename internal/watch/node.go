@@ -29,14 +29,15 @@ type node struct {
 	reach    *backoff.Backoff // while the node does not answer
 	errs     *backoff.Backoff // after an action failed
 
-	state      vaultstate.State
-	observed   bool      // state holds a real observation
-	configured bool      // the mount was checked since the node last became active
-	ready      bool      // "ready" was logged for the current active period
-	joining    int       // unseal rounds in a row that ended in a pending Raft join
-	answeredAt time.Time // when the node last answered a health check
-	lastErr    string
-	lastErrAt  time.Time
+	state       vaultstate.State
+	observed    bool      // state holds a real observation
+	configured  bool      // the mount was checked since the node last became active
+	ready       bool      // "ready" was logged for the current active period
+	joining     int       // unseal rounds in a row that ended in a pending Raft join
+	waitingJoin int       // checks in a row that found the node uninitialized, waiting for its join
+	answeredAt  time.Time // when the node last answered a health check
+	lastErr     string
+	lastErrAt   time.Time
 }
 
 func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node {
@@ -106,6 +107,12 @@ func (n *node) transition(obs vaultstate.Observation) {
 	if obs.State != vaultstate.Active {
 		n.configured, n.ready = false, false
 	}
+	if obs.State != vaultstate.Uninitialized {
+		n.waitingJoin = 0
+	}
+	if obs.State.Unsealed() {
+		n.joining = 0
+	}
 	if obs.State == vaultstate.Unreachable {
 		n.w.forgetInitNode(n)
 	}
@@ -153,15 +160,31 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	if n.w.cluster() && n.w.haveKeys() {
 		// A Raft follower reports "not initialized" until its retry_join
 		// has reached the initialized leader. It is not a second Vault.
-		n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
+		n.waitingJoin++
+		if n.waitingJoin >= JoinPatience*3 {
+			n.report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
+		} else {
+			n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
+		}
 		return n.w.opts.CheckInterval, nil
 	}
 	if !n.w.mayInitialize(ctx, n) {
 		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
 		return n.w.opts.CheckInterval, nil
 	}
-	data, err := n.w.init.Initialize(ctx, n.client.Sys())
+	// The api client caps every request at its own timeout: sys/init gets
+	// a client of its own with the longer InitTimeout.
+	ic, err := n.client.Clone()
+	if err != nil {
+		return n.fail(fmt.Errorf("clone vault client: %w", err)), nil
+	}
+	ic.SetClientTimeout(InitTimeout)
+	n.w.setInitializing(true)
+	data, err := n.w.init.Initialize(ctx, ic.Sys())
+	n.w.setInitializing(false)
 	switch {
+	case ctx.Err() != nil && err != nil && !errors.Is(err, initializer.ErrKeysUnsaved):
+		return 0, nil // stopping
 	case errors.Is(err, initializer.ErrAlreadyInitialized):
 		n.log.Warn("vault was initialized by someone else in the meantime")
 		return 0, nil
@@ -176,6 +199,10 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 }
 
 func (n *node) unseal(ctx context.Context) time.Duration {
+	if n.w.isInitializing() {
+		// Another node's init has answered and its keys are being saved.
+		return FastPoll
+	}
 	data, err := n.w.loadKeys()
 	if err != nil {
 		return n.fail(err)

@@ -86,6 +86,7 @@ type Watcher struct {
 	warnedMode    fs.FileMode        // the keystore mode last warned about
 	toldInit      bool               // "already initialized" was logged
 	mountDone     bool               // the mount was ensured through an active node
+	initializing  bool               // a node's init is under way
 	pauseLogged   bool               // the pause mark was logged
 }
 
@@ -177,26 +178,40 @@ func (w *Watcher) cluster() bool { return len(w.nodes) > 1 }
 
 // mayInitialize says whether n is the node to initialize: the configured
 // init node, or else the first node, in the configured order, that answers.
+// In a cluster, no node is initialized while any node that answers says it
+// is initialized already: the uninitialized ones are joining it.
 func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
-	if w.opts.InitAddr != "" {
-		return n.addr == w.opts.InitAddr
-	}
 	if !w.cluster() {
 		return true
 	}
+	// Probe without holding the lock: the other nodes' loops need it.
+	first, anyInitialized := "", false
+	for _, c := range w.nodes {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		obs := vaultstate.Observe(pctx, c.client.Sys())
+		cancel()
+		if obs.State == vaultstate.Unreachable || obs.State == vaultstate.Unknown {
+			continue
+		}
+		if first == "" {
+			first = c.addr
+		}
+		if obs.State != vaultstate.Uninitialized {
+			anyInitialized = true
+		}
+	}
+	if anyInitialized {
+		n.log.Debug("another node is initialized: this one is joining it, not to be initialized")
+		return false
+	}
+	if w.opts.InitAddr != "" {
+		return n.addr == w.opts.InitAddr
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.initNode == "" {
-		for _, c := range w.nodes {
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			obs := vaultstate.Observe(pctx, c.client.Sys())
-			cancel()
-			if obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown {
-				w.initNode = c.addr
-				w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", c.addr))
-				break
-			}
-		}
+	if w.initNode == "" && first != "" {
+		w.initNode = first
+		w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", first))
 	}
 	return w.initNode == n.addr
 }
@@ -231,11 +246,23 @@ func (w *Watcher) haveKeys() bool {
 	return err == nil
 }
 
+func (w *Watcher) setInitializing(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.initializing = on
+}
+
+func (w *Watcher) isInitializing() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.initializing
+}
+
 // sayAlreadyInitialized logs, once a run, that no banner will come.
 func (w *Watcher) sayAlreadyInitialized() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.toldInit {
+	if w.toldInit || w.initializing {
 		return
 	}
 	w.toldInit = true
