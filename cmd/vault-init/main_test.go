@@ -2,6 +2,10 @@ package main_test
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,4 +317,59 @@ func TestBackup(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, `"file" storage`) || !strings.Contains(errOut, "Backing up") {
 		t.Fatalf("backup of file storage: exit %d %s", code, errOut)
 	}
+}
+
+// TestMonitoring: VAULT_INIT_LISTEN serves /healthz, /readyz and /metrics
+// with per-node state and an unseal count that follows a re-seal.
+func TestMonitoring(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	dataDir := t.TempDir()
+	p := start(t, []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir, "VAULT_INIT_LISTEN=" + listen})
+	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("/healthz %d", code)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Fatalf("/readyz %d once ready", code)
+	}
+	node := fmt.Sprintf("node=%q", srv.Addr())
+	_, m := get("/metrics")
+	for _, want := range []string{"vault_init_node_sealed{" + node + "} 0", "vault_init_node_active{" + node + "} 1",
+		"vault_init_unseals_total{" + node + "} 1", "vault_init_last_check_timestamp_seconds{" + node + "}"} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, m)
+		}
+	}
+	data, _ := keystore.New(dataDir).Load()
+	if err := srv.Client(data.RootToken).Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	srv.WaitFor("unseal", 10*time.Second, vaulttest.Unsealed)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, m = get("/metrics")
+		if strings.Contains(m, "vault_init_unseals_total{"+node+"} 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the unseal after a re-seal is not counted:\n%s", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	vaulttest.AssertNoSecrets(t, "/metrics", m, data)
 }

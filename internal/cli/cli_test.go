@@ -102,6 +102,7 @@ func TestEveryOptionIsRead(t *testing.T) {
 		config.KeyCheckInterval:     {"3s", func(c config.Config) string { return c.CheckInterval.String() }},
 		config.KeyLogLevel:          {"debug", func(c config.Config) string { return c.LogLevel }},
 		config.KeyLogFormat:         {"json", func(c config.Config) string { return c.LogFormat }},
+		config.KeyListen:            {"127.0.0.1:9100", func(c config.Config) string { return c.Listen }},
 		config.KeyAudit:             {"file:/vault/logs/audit.log", func(c config.Config) string { return c.Audit }},
 		config.KeyOnce:              {"true", func(c config.Config) string { return map[bool]string{true: "true"}[c.Once] }},
 		config.KeyAddrs:             {"http://a:8200,http://b:8200", func(c config.Config) string { return strings.Join(c.Addrs, ",") }},

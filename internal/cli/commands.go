@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
 
 	"github.com/aurora/vault-init/internal/audit"
 	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/monitor"
 	"github.com/aurora/vault-init/internal/status"
 	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/watch"
@@ -30,12 +32,24 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	if err != nil {
 		return failure(err)
 	}
+	var metrics *monitor.Metrics
+	if cfg.Listen != "" {
+		metrics = monitor.New()
+	}
 	w := watch.New(watch.Options{
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
-		Once: cfg.Once, AuditFile: auditFile(cfg.Audit),
+		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Metrics: metrics,
 	}, clients, keystore.New(cfg.DataDir), log, stdout, stderr)
+	if metrics != nil {
+		go func() {
+			if err := metrics.Serve(ctx, cfg.Listen, w.Ready); err != nil {
+				log.Error("the monitoring listener stopped", zap.String("listen", cfg.Listen), zap.Error(err))
+			}
+		}()
+		log.Info("serving /healthz, /readyz and /metrics", zap.String("listen", cfg.Listen))
+	}
 	return failure(w.Run(ctx))
 }
 

@@ -57,6 +57,7 @@ type Config struct {
 	CheckInterval     time.Duration
 	Once              bool   // initialize, unseal, configure, then exit
 	Audit             string // "", "stdout" or "file:/path": the audit device to ensure
+	Listen            string // "" (off) or host:port for /healthz, /readyz and /metrics
 	LogLevel          string
 	LogFormat         string
 }
@@ -93,6 +94,7 @@ const (
 	KeyRecoveryThreshold = "recovery-threshold"
 	KeyOnce              = "once"
 	KeyAudit             = "audit"
+	KeyListen            = "listen"
 	KeyCheckInterval     = "check-interval"
 	KeyLogLevel          = "log-level"
 	KeyLogFormat         = "log-format"
@@ -118,6 +120,7 @@ var Options = []Option{
 	{Key: KeyRecoveryShares, Env: "VAULT_INIT_RECOVERY_SHARES", Default: "5", Usage: "recovery key shares to create at init, with an auto-unseal seal"},
 	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
 	{Key: KeyAudit, Env: "VAULT_INIT_AUDIT", Usage: "audit device to enable: file:/vault/logs/audit.log or stdout (off by default)"},
+	{Key: KeyListen, Env: "VAULT_INIT_LISTEN", Usage: "host:port to serve /healthz, /readyz and Prometheus /metrics on (off by default)"},
 	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},

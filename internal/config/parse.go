@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -54,6 +55,7 @@ func Parse(lookup func(key string) string) (Config, error) {
 		RecoveryThreshold: atoi(KeyRecoveryThreshold),
 		InitAddr:          strings.TrimSpace(lookup(KeyInitAddr)),
 		Audit:             strings.TrimSpace(lookup(KeyAudit)),
+		Listen:            strings.TrimSpace(lookup(KeyListen)),
 		LogLevel:          strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
 		LogFormat:         strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
 	}
@@ -169,6 +171,11 @@ func (c Config) Validate() error {
 	}
 	if c.Audit != "" && c.Audit != "stdout" && !strings.HasPrefix(c.Audit, "file:/") {
 		add(KeyAudit, "%q is not file:/absolute/path or stdout", c.Audit)
+	}
+	if c.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			add(KeyListen, "%q is not host:port (for example :9100)", c.Listen)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -76,6 +76,8 @@ type Initializer struct {
 	InitTimeout time.Duration
 	// SaveBackoff spaces out attempts to save the keys after a failure.
 	SaveBackoff *backoff.Backoff
+	// OnSaveFailure, if set, is called after each failed save (for metrics).
+	OnSaveFailure func()
 	// LockWarnAfter is how long waiting for another process's data-dir lock
 	// may last before it is reported as held too long.
 	LockWarnAfter time.Duration
@@ -196,6 +198,9 @@ func (in *Initializer) save(ctx context.Context, data *keystore.InitData, replyA
 				zap.Int("keys", len(data.Keys)), zap.Int("recovery_keys", len(data.RecoveryKeys)),
 				zap.Int("attempts", attempt), zap.Duration("window", time.Since(replyAt)))
 			return nil
+		}
+		if in.OnSaveFailure != nil {
+			in.OnSaveFailure()
 		}
 		in.Log.Error("could not save the unseal keys; they are held in memory and the save will be retried",
 			zap.String("path", in.Keys.Path()), zap.Int("attempt", attempt), zap.Error(err))

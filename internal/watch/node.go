@@ -59,6 +59,10 @@ func (n *node) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		n.w.setState(n.addr, obs.State)
+		answered := obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown
+		n.w.opts.Metrics.Checked(n.addr, answered, obs.State != vaultstate.Uninitialized,
+			obs.State == vaultstate.Sealed || obs.State == vaultstate.Uninitialized, obs.State == vaultstate.Active)
 		n.transition(obs)
 		delay, err := n.step(ctx, obs)
 		if errors.Is(err, initializer.ErrKeysUnsaved) {
@@ -137,6 +141,7 @@ func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Durat
 	case vaultstate.Unknown:
 		// A check that failed is retried as fast as an unreachable Vault:
 		// Vault coming back must be noticed within one check interval.
+		n.w.opts.Metrics.Error("health")
 		n.report(fmt.Errorf("check vault health: %w", obs.Err))
 		return n.retryCheck(), nil
 	case vaultstate.Uninitialized, vaultstate.Sealed:
@@ -230,6 +235,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		return n.fail(fmt.Errorf("unseal: %w", err))
 	}
 	n.joining = 0
+	n.w.opts.Metrics.Unsealed(n.addr)
 	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
 	return 0
 }
@@ -272,8 +278,15 @@ func (n *node) configure(ctx context.Context) time.Duration {
 	return n.w.opts.CheckInterval
 }
 
-// fail reports err and returns the next error backoff.
+// fail reports err, counts it by the state it happened in, and returns
+// the next error backoff.
 func (n *node) fail(err error) time.Duration {
+	kinds := map[vaultstate.State]string{vaultstate.Uninitialized: "init", vaultstate.Sealed: "unseal", vaultstate.Active: "mount"}
+	kind, ok := kinds[n.state]
+	if !ok {
+		kind = "other"
+	}
+	n.w.opts.Metrics.Error(kind)
 	n.report(err)
 	return n.errs.Next()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aurora/vault-init/internal/banner"
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/monitor"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
@@ -64,6 +65,8 @@ type Options struct {
 	// AuditFile, when set, is the file_path of a file audit device to
 	// ensure ("stdout" for Vault's own output).
 	AuditFile string
+	// Metrics, when set, records checks, unseals and errors.
+	Metrics *monitor.Metrics
 	// Once ends Run when every node is unsealed and the mount is in place
 	// (or the data dir is paused), instead of watching on.
 	Once bool
@@ -87,19 +90,21 @@ type Watcher struct {
 	toldInit      bool               // "already initialized" was logged
 	mountDone     bool               // the mount was ensured through an active node
 	initializing  bool               // a node's init is under way
-	pauseLogged   bool               // the pause mark was logged
+	states        map[string]vaultstate.State
+	pauseLogged   bool // the pause mark was logged
 }
 
 // New returns a Watcher for the nodes in opts, one client each, in the same
 // order. out receives the banner; errOut the emergency block if the keys
 // cannot be saved before a shutdown.
 func New(opts Options, clients []*api.Client, keys *keystore.File, log *zap.Logger, out, errOut io.Writer) *Watcher {
-	w := &Watcher{opts: opts, keys: keys, log: log, out: out}
+	w := &Watcher{opts: opts, keys: keys, log: log, out: out, states: map[string]vaultstate.State{}}
 	w.init = &initializer.Initializer{
 		Keys: keys, Log: log.Named("init"), VaultAddr: opts.Nodes[0],
 		Shares: opts.SecretShares, Threshold: opts.SecretThreshold,
 		RecoveryShares: opts.RecoveryShares, RecoveryThreshold: opts.RecoveryThreshold, Emergency: errOut,
 		InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry), LockWarnAfter: LockWarnAfter,
+		OnSaveFailure: opts.Metrics.SaveFailed,
 	}
 	for i, addr := range opts.Nodes {
 		nlog := log
@@ -244,6 +249,29 @@ func (w *Watcher) haveKeys() bool {
 	}
 	_, err := w.keys.Load()
 	return err == nil
+}
+
+// setState records a node's latest state, for Ready.
+func (w *Watcher) setState(addr string, s vaultstate.State) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.states[addr] = s
+}
+
+// Ready reports whether every node is unsealed and the mount is in place.
+// It is safe to call from any goroutine (the /readyz handler does).
+func (w *Watcher) Ready() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.mountDone {
+		return false
+	}
+	for _, n := range w.nodes {
+		if !w.states[n.addr].Unsealed() {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *Watcher) setInitializing(on bool) {
