@@ -2,7 +2,7 @@
 
 # The build image. On a machine without a registry, pass a local stand-in
 # with --build-arg GO_IMAGE=... (see the README).
-ARG GO_IMAGE=golang:1.25
+ARG GO_IMAGE=golang:1.26
 FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
