@@ -95,6 +95,9 @@ func TestResealed(t *testing.T) {
 			srv.Restart() // returns once the listener accepts connections
 			took := srv.WaitFor("unseal after restart", 30*time.Second, vaulttest.Unsealed)
 			t.Logf("restart %d: unsealed %v after the listener answered (2 × check-interval is %v)", i, took, 2*interval)
+			// Vault may answer "unsealed" before vault-init has read the reply
+			// to its last key: wait for its log line before the next kill.
+			waitLines(t, h, `"msg":"vault unsealed"`, 2+i)
 		}
 	})
 	t.Run("sealed through the API", func(t *testing.T) {
@@ -104,6 +107,7 @@ func TestResealed(t *testing.T) {
 			}
 			took := srv.WaitFor("unseal after sys/seal", 30*time.Second, vaulttest.Unsealed)
 			t.Logf("seal %d: unsealed %v after sys/seal", i, took)
+			waitLines(t, h, `"msg":"vault unsealed"`, 5+i)
 		}
 	})
 	if n := countLines(h.logs.String(), `"msg":"vault unsealed"`); n < 7 {
@@ -289,4 +293,16 @@ func TestTLS(t *testing.T) {
 		h := run(t, srv, t.TempDir(), setup{tls: config.TLS{CACert: cert.CAFile}})
 		h.logs.WaitFor(t, readyLog, 60*time.Second)
 	})
+}
+
+// waitLines waits until the logs hold at least n lines with substr.
+func waitLines(t *testing.T, h *harness, substr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for countLines(h.logs.String(), substr) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines with %s, want %d", countLines(h.logs.String(), substr), substr, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
