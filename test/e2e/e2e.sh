@@ -5,6 +5,8 @@
 # reached, the two base images are local stand-ins (test/e2e/standin),
 # passed only through VAULT_IMAGE and the GO_IMAGE build arg.
 set -euo pipefail
+# With pipefail, never end a pipe in `grep -q`: it exits at the first match,
+# the writer dies of SIGPIPE, and the pipe fails although the line was found.
 cd "$(dirname "$0")/../.."
 
 COMPOSE=${COMPOSE:-$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)}
@@ -30,8 +32,8 @@ until_ok() {
         sleep 0.2
     done
 }
-sealed() { curl -s http://localhost:8200/v1/sys/seal-status | grep -q '"sealed":true'; }
-unsealed() { curl -s http://localhost:8200/v1/sys/seal-status | grep -q '"sealed":false'; }
+sealed() { curl -s http://localhost:8200/v1/sys/seal-status | grep '"sealed":true' >/dev/null; }
+unsealed() { curl -s http://localhost:8200/v1/sys/seal-status | grep '"sealed":false' >/dev/null; }
 root_token() { docker logs vault-init 2>&1 | grep "Root Token:" | awk '{print $3}'; }
 
 # Keep a developer's own .env out of harm's way.
@@ -67,19 +69,19 @@ printf 'VAULT_TOKEN=%s\nVAULT_INIT_AUDIT=file:/vault/logs/audit.log\n' "$token" 
 make down || fail "make down failed"
 make prod-local || fail "second make prod-local failed"
 [ "$(docker logs vault-init 2>&1 | grep -c "Root Token:")" = 0 ] || fail "the banner was printed again"
-docker logs vault-init 2>&1 | grep -q "already initialized" || fail "no 'already initialized' log"
-docker logs vault-init 2>&1 | grep -q "initializing vault" && fail "vault-init initialized a second time"
+docker logs vault-init 2>&1 | grep "already initialized" >/dev/null || fail "no 'already initialized' log"
+docker logs vault-init 2>&1 | grep "initializing vault" >/dev/null && fail "vault-init initialized a second time"
 unsealed || fail "vault is sealed after the restart"
 
 step "docker exec vault vault kv put/get/list"
 docker exec vault vault kv put aurora/users/test-secret value='hello' || fail "kv put"
 [ "$(docker exec vault vault kv get -field=value aurora/users/test-secret)" = hello ] || fail "kv get did not return hello"
-docker exec vault vault kv list aurora/users/ | grep -qx test-secret || fail "kv list does not show test-secret"
+docker exec vault vault kv list aurora/users/ | grep -x test-secret >/dev/null || fail "kv list does not show test-secret"
 docker exec vault grep -q "aurora/data/users/test-secret" /vault/logs/audit.log || fail "the audit device did not record the write"
 
 step "curl sys/health and vault token capabilities"
 curl -sf http://localhost:8200/v1/sys/health >/dev/null || fail "sys/health does not answer 200"
-docker exec vault vault token capabilities aurora/users/ | grep -q root || fail "token capabilities"
+docker exec vault vault token capabilities aurora/users/ | grep root >/dev/null || fail "token capabilities"
 
 step "the UI at http://localhost:8200 (ui = true)"
 ui=$(curl -sfL http://localhost:8200/ui/) || fail "http://localhost:8200/ui/ does not answer 200"
