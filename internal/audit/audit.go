@@ -5,7 +5,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -19,18 +18,6 @@ type Vault interface {
 
 // Path is where vault-init mounts its audit device.
 const Path = "vault-init-file"
-
-// Parse turns a setting into the file path of a file audit device:
-// "file:/vault/logs/audit.log" or "stdout" (Vault's own log stream).
-func Parse(spec string) (string, error) {
-	switch {
-	case spec == "stdout":
-		return "stdout", nil
-	case strings.HasPrefix(spec, "file:/"):
-		return strings.TrimPrefix(spec, "file:"), nil
-	}
-	return "", fmt.Errorf("%q is not file:/absolute/path or stdout", spec)
-}
 
 // Ensure enables a file audit device writing to filePath unless one
 // already writes there. It reports whether it enabled one.

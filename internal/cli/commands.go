@@ -7,11 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
-	"github.com/aurora/vault-init/internal/audit"
 	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/monitor"
@@ -134,13 +134,10 @@ func runResume(s *settings, stdout io.Writer) error {
 	return failure(err)
 }
 
-// auditFile is the file_path of the audit device cfg asks for, or "".
+// auditFile is the file_path of the audit device cfg asks for ("stdout" or
+// "file:/path", as config validated), or "".
 func auditFile(spec string) string {
-	if spec == "" {
-		return ""
-	}
-	path, _ := audit.Parse(spec) // validated with the config
-	return path
+	return strings.TrimPrefix(spec, "file:")
 }
 
 // runBackup is `vault-init backup FILE`: a Raft snapshot, written atomically

@@ -55,6 +55,12 @@ func (s State) Unsealed() bool {
 	return false
 }
 
+// Answered reports whether the node gave a readable answer, as opposed to
+// not answering (Unreachable) or answering badly (Unknown).
+func (s State) Answered() bool {
+	return s != Unreachable && s != Unknown
+}
+
 // FromHealth reads the state out of a sys/health reply, in the order in
 // which Vault itself picks the status code.
 func FromHealth(h *api.HealthResponse) State {

@@ -115,6 +115,9 @@ func TestUnsealedAndNames(t *testing.T) {
 			t.Errorf("state %d has no name", s)
 		}
 		want := s == Active || s == Standby || s == DRSecondary || s == PerfStandby || s == StandbyUnhealthy
+		if s.Answered() != (s != Unknown && s != Unreachable) {
+			t.Errorf("%v.Answered() is wrong", s)
+		}
 		if s.Unsealed() != want {
 			t.Errorf("%v.Unsealed() = %v", s, !want)
 		}

@@ -60,8 +60,7 @@ func (n *node) run(ctx context.Context) error {
 			return nil
 		}
 		n.w.setState(n.addr, obs.State)
-		answered := obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown
-		n.w.opts.Metrics.Checked(n.addr, answered, obs.State != vaultstate.Uninitialized,
+		n.w.opts.Metrics.Checked(n.addr, obs.State.Answered(), obs.State != vaultstate.Uninitialized,
 			obs.State == vaultstate.Sealed || obs.State == vaultstate.Uninitialized, obs.State == vaultstate.Active)
 		n.transition(obs)
 		delay, err := n.step(ctx, obs)
@@ -87,7 +86,7 @@ func (n *node) done() bool {
 
 // transition logs a change of state, once, and resets what a change resets.
 func (n *node) transition(obs vaultstate.Observation) {
-	if obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown {
+	if obs.State.Answered() {
 		n.answeredAt = time.Now()
 	}
 	if n.observed && obs.State == n.state {
@@ -101,8 +100,7 @@ func (n *node) transition(obs vaultstate.Observation) {
 		fields = append(fields, zap.String("version", obs.Health.Version))
 	}
 	n.log.Info("vault state changed", fields...)
-	answered := obs.State != vaultstate.Unreachable && obs.State != vaultstate.Unknown
-	if answered {
+	if obs.State.Answered() {
 		n.reach.Reset()
 		if obs.State != vaultstate.Uninitialized {
 			n.w.sayAlreadyInitialized()

@@ -195,7 +195,7 @@ func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		obs := vaultstate.Observe(pctx, c.client.Sys())
 		cancel()
-		if obs.State == vaultstate.Unreachable || obs.State == vaultstate.Unknown {
+		if !obs.State.Answered() {
 			continue
 		}
 		if first == "" {
