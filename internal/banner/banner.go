@@ -22,6 +22,38 @@ func Write(w io.Writer, rootToken string) error {
 	return err
 }
 
+// Setup is what the banner of a run that initialized Vault shows.
+type Setup struct {
+	Root        string // the root token; "" when RootRevoked
+	RootRevoked bool   // VAULT_INIT_REVOKE_ROOT: the root token is gone
+	App         string // the application's token, when VAULT_INIT_APP_TOKEN is on
+}
+
+// WriteSetup prints the banner for s: the seed's five lines when there is
+// no app token, and otherwise the app token as the value for .env. The
+// "Root Token:" line is always there, for the seed's grep.
+func WriteSetup(w io.Writer, s Setup) error {
+	if s.App == "" && !s.RootRevoked {
+		return Write(w, s.Root)
+	}
+	root := s.Root
+	if s.RootRevoked {
+		root = "revoked after setup (VAULT_INIT_REVOKE_ROOT); vault-init makes a short-lived one from the stored keys when it needs one"
+	}
+	_, err := fmt.Fprintf(w, "%s\nVault initialization complete!\nRoot Token: %s\nApp Token: %s\nIMPORTANT: Set VAULT_TOKEN=%s in your .env file\n%s\n",
+		rule, root, s.App, s.App, rule)
+	return err
+}
+
+// WriteAppToken prints the banner of an app token issued on a later start:
+// the first with VAULT_INIT_APP_TOKEN on, or after the old one was lost,
+// expired or revoked.
+func WriteAppToken(w io.Writer, token string) error {
+	_, err := fmt.Fprintf(w, "%s\nVault app token issued (the application's token was missing, expired or revoked)\nApp Token: %s\nIMPORTANT: Set VAULT_TOKEN=%s in your .env file\n%s\n",
+		rule, token, token, rule)
+	return err
+}
+
 // WriteEmergency prints every key and the root token in a clearly marked
 // block. It is called once, when vault-init must stop while the keys exist
 // only in its memory: the block is then the only copy left.

@@ -80,3 +80,34 @@ func TestWriteEmergencyRecoveryKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteSetup(t *testing.T) {
+	var seed, plain bytes.Buffer
+	if err := Write(&seed, "hvs.root"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSetup(&plain, Setup{Root: "hvs.root"}); err != nil {
+		t.Fatal(err)
+	}
+	if plain.String() != seed.String() {
+		t.Fatalf("without an app token the banner must be the seed's:\n%s", plain.String())
+	}
+	var b bytes.Buffer
+	if err := WriteSetup(&b, Setup{Root: "hvs.root", App: "hvs.app"}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "setup-app.golden", b.String())
+	b.Reset()
+	if err := WriteSetup(&b, Setup{RootRevoked: true, App: "hvs.app"}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "setup-revoked.golden", b.String())
+	if strings.Contains(b.String(), "hvs.root") || !strings.Contains(b.String(), "Set VAULT_TOKEN=hvs.app in") {
+		t.Fatalf("revoked-root banner:\n%s", b.String())
+	}
+	b.Reset()
+	if err := WriteAppToken(&b, "hvs.app2"); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "app-token.golden", b.String())
+}

@@ -129,6 +129,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			RunE:  func(cmd *cobra.Command, _ []string) error { return runRootToken(s, stdout) },
 		},
 		&cobra.Command{
+			Use:   "app-token",
+			Short: "Print the application's token (<data-dir>/app-token), the value for VAULT_TOKEN in .env",
+			Args:  cobra.NoArgs,
+			RunE:  func(cmd *cobra.Command, _ []string) error { return runAppToken(s, stdout) },
+		},
+		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
 			Args:  cobra.NoArgs,

@@ -109,6 +109,12 @@ func TestEveryOptionIsRead(t *testing.T) {
 		config.KeyInitAddr:          {"http://vault:8200", func(c config.Config) string { return c.InitAddr }},
 		config.KeyRecoveryShares:    {"4", func(c config.Config) string { return itoa(c.RecoveryShares) }},
 		config.KeyRecoveryThreshold: {"2", func(c config.Config) string { return itoa(c.RecoveryThreshold) }},
+		config.KeyAppToken:          {"true", func(c config.Config) string { return map[bool]string{true: "true"}[c.AppToken] }},
+		config.KeyAppPolicy:         {"app-x", func(c config.Config) string { return c.AppPolicy }},
+		config.KeyAppTokenPeriod:    {"5h0m0s", func(c config.Config) string { return c.AppTokenPeriod.String() }},
+		config.KeyRevokeRoot:        {"true", func(c config.Config) string { return map[bool]string{true: "true"}[c.RevokeRoot] }},
+		config.KeyAgeRecipient:      {"age1xyz", func(c config.Config) string { return c.AgeRecipient }},
+		config.KeyAgeIdentityFile:   {pem, func(c config.Config) string { return c.AgeIdentityFile }},
 	}
 	if len(get) != len(config.Options) {
 		t.Fatalf("the test covers %d options, config has %d", len(get), len(config.Options))
@@ -147,6 +153,8 @@ func pairedArgs(key, pem string) []string {
 		return []string{"--client-key", pem}
 	case config.KeyClientKey:
 		return []string{"--client-cert", pem}
+	case config.KeyRevokeRoot:
+		return []string{"--app-token=true"}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/aurora/vault-init/internal/apptoken"
 	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/monitor"
@@ -32,6 +33,10 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	if err != nil {
 		return failure(err)
 	}
+	keys, err := keystoreFor(cfg)
+	if err != nil {
+		return failure(err)
+	}
 	var metrics *monitor.Metrics
 	if cfg.Listen != "" {
 		metrics = monitor.New()
@@ -40,8 +45,8 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
-		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Metrics: metrics,
-	}, clients, keystore.New(cfg.DataDir), log, stdout, stderr)
+		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Metrics: metrics, App: appOptions(cfg), RevokeRoot: cfg.RevokeRoot,
+	}, clients, keys, log, stdout, stderr)
 	if metrics != nil {
 		go func() {
 			if err := metrics.Serve(ctx, cfg.Listen, w.Ready); err != nil {
@@ -84,15 +89,53 @@ func runRootToken(s *settings, stdout io.Writer) error {
 	if err != nil {
 		return failure(err)
 	}
-	data, err := keystore.New(cfg.DataDir).Load()
+	keys, err := keystoreFor(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	data, err := keys.Load()
 	if err != nil {
 		return failure(fmt.Errorf("read root token: %w", err))
+	}
+	if data.RootTokenRevoked {
+		return failure(errors.New("the root token was revoked after setup (VAULT_INIT_REVOKE_ROOT). " +
+			"Make one from the unseal keys with `vault operator generate-root` when you need it, and revoke it after"))
 	}
 	if data.RootToken == "" {
 		return failure(errors.New("the keystore holds no root token"))
 	}
 	_, err = fmt.Fprintln(stdout, data.RootToken)
 	return failure(err)
+}
+
+// runAppToken is `vault-init app-token`: the scratch image has no cat.
+func runAppToken(s *settings, stdout io.Writer) error {
+	cfg, err := s.load()
+	if err != nil {
+		return failure(err)
+	}
+	token, err := keystore.New(cfg.DataDir).LoadAppToken()
+	if errors.Is(err, keystore.ErrNotFound) {
+		return failure(errors.New("no app token yet: run vault-init with VAULT_INIT_APP_TOKEN=true"))
+	}
+	if err != nil {
+		return failure(err)
+	}
+	_, err = fmt.Fprintln(stdout, token)
+	return failure(err)
+}
+
+// appOptions is the app token's setup, or nil when it is off.
+func appOptions(cfg config.Config) *apptoken.Options {
+	if !cfg.AppToken {
+		return nil
+	}
+	return &apptoken.Options{Policy: cfg.AppPolicy, Mount: cfg.KVMount, BasePath: cfg.KVBasePath, Period: cfg.AppTokenPeriod}
+}
+
+// keystoreFor opens the keystore that cfg describes.
+func keystoreFor(cfg config.Config) (*keystore.File, error) {
+	return keystore.New(cfg.DataDir), nil
 }
 
 // clientsFor returns a client for each node of cfg, in order.

@@ -58,8 +58,20 @@ type Config struct {
 	Once              bool   // initialize, unseal, configure, then exit
 	Audit             string // "", "stdout" or "file:/path": the audit device to ensure
 	Listen            string // "" (off) or host:port for /healthz, /readyz and /metrics
-	LogLevel          string
-	LogFormat         string
+	// AppToken turns on the application's policy (AppPolicy) and its
+	// periodic token (renewed within AppTokenPeriod), kept in <data-dir>/app-token.
+	AppToken       bool
+	AppPolicy      string
+	AppTokenPeriod time.Duration
+	// RevokeRoot revokes the root token once Vault is configured; vault-init
+	// then makes a short-lived one from the stored keys when it needs one.
+	RevokeRoot bool
+	// AgeRecipient, when set, encrypts the keystore to it (filippo.io/age).
+	// AgeIdentityFile is the identity that decrypts it, mounted apart.
+	AgeRecipient    string
+	AgeIdentityFile string
+	LogLevel        string
+	LogFormat       string
 }
 
 // Option describes one setting: its flag and config-file key, its
@@ -96,6 +108,12 @@ const (
 	KeyAudit             = "audit"
 	KeyListen            = "listen"
 	KeyCheckInterval     = "check-interval"
+	KeyAppToken          = "app-token"
+	KeyAppPolicy         = "app-policy"
+	KeyAppTokenPeriod    = "app-token-period"
+	KeyRevokeRoot        = "revoke-root"
+	KeyAgeRecipient      = "age-recipient"
+	KeyAgeIdentityFile   = "age-identity-file"
 	KeyLogLevel          = "log-level"
 	KeyLogFormat         = "log-format"
 )
@@ -121,6 +139,12 @@ var Options = []Option{
 	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
 	{Key: KeyAudit, Env: "VAULT_INIT_AUDIT", Usage: "audit device to enable: file:/vault/logs/audit.log or stdout (off by default)"},
 	{Key: KeyListen, Env: "VAULT_INIT_LISTEN", Usage: "host:port to serve /healthz, /readyz and Prometheus /metrics on (off by default)"},
+	{Key: KeyAppToken, Env: "VAULT_INIT_APP_TOKEN", Default: "false", Usage: "issue the application a periodic token limited to kv-mount/kv-base-path, saved as <data-dir>/app-token"},
+	{Key: KeyAppPolicy, Env: "VAULT_INIT_APP_POLICY", Default: "aurora-app", Usage: "name of the application's policy"},
+	{Key: KeyAppTokenPeriod, Env: "VAULT_INIT_APP_TOKEN_PERIOD", Default: "72h", Usage: "period of the application's token: it expires unless renewed within it"},
+	{Key: KeyRevokeRoot, Env: "VAULT_INIT_REVOKE_ROOT", Default: "false", Usage: "revoke the root token after setup; make a short-lived one from the keys when needed"},
+	{Key: KeyAgeRecipient, Env: "VAULT_INIT_AGE_RECIPIENT", Usage: "age recipient (age1...) to encrypt the keystore to (off by default)"},
+	{Key: KeyAgeIdentityFile, Env: "VAULT_INIT_AGE_IDENTITY_FILE", Usage: "age identity file that decrypts the keystore (mount it apart, e.g. as a Docker secret)"},
 	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},

@@ -56,6 +56,9 @@ func Parse(lookup func(key string) string) (Config, error) {
 		InitAddr:          strings.TrimSpace(lookup(KeyInitAddr)),
 		Audit:             strings.TrimSpace(lookup(KeyAudit)),
 		Listen:            strings.TrimSpace(lookup(KeyListen)),
+		AppPolicy:         strings.TrimSpace(lookup(KeyAppPolicy)),
+		AgeRecipient:      strings.TrimSpace(lookup(KeyAgeRecipient)),
+		AgeIdentityFile:   strings.TrimSpace(lookup(KeyAgeIdentityFile)),
 		LogLevel:          strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
 		LogFormat:         strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
 	}
@@ -64,30 +67,34 @@ func Parse(lookup func(key string) string) (Config, error) {
 			c.Addrs = append(c.Addrs, a)
 		}
 	}
-	if s := strings.TrimSpace(lookup(KeyOnce)); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			p = append(p, fmt.Sprintf("%s: %q is not true or false", KeyOnce, s))
+	boolean := func(key string, dst *bool) {
+		if s := strings.TrimSpace(lookup(key)); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				p = append(p, fmt.Sprintf("%s: %q is not true or false", key, s))
+			}
+			*dst = b
 		}
-		c.Once = b
 	}
-	if s := strings.TrimSpace(lookup(KeySkipVerify)); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			p = append(p, fmt.Sprintf("%s: %q is not true or false", KeySkipVerify, s))
+	boolean(KeyOnce, &c.Once)
+	boolean(KeySkipVerify, &c.TLS.SkipVerify)
+	boolean(KeyAppToken, &c.AppToken)
+	boolean(KeyRevokeRoot, &c.RevokeRoot)
+	duration := func(key string, dst *time.Duration) {
+		s := strings.TrimSpace(lookup(key))
+		if s == "" {
+			p = append(p, key+": must not be empty")
+			return
 		}
-		c.TLS.SkipVerify = b
-	}
-	if s := strings.TrimSpace(lookup(KeyCheckInterval)); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			p = append(p, fmt.Sprintf("%s: %q is not a duration such as 1s or 500ms", KeyCheckInterval, s))
-		} else {
-			c.CheckInterval = d
+			p = append(p, fmt.Sprintf("%s: %q is not a duration such as 1s or 500ms", key, s))
+			return
 		}
-	} else {
-		p = append(p, KeyCheckInterval+": must not be empty")
+		*dst = d
 	}
+	duration(KeyCheckInterval, &c.CheckInterval)
+	duration(KeyAppTokenPeriod, &c.AppTokenPeriod)
 	if err := c.Validate(); err != nil {
 		p = append(p, err.(Problems)...)
 	}
@@ -175,6 +182,25 @@ func (c Config) Validate() error {
 	if c.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 			add(KeyListen, "%q is not host:port (for example :9100)", c.Listen)
+		}
+	}
+	if c.AppToken {
+		if c.AppPolicy == "" || strings.ContainsAny(c.AppPolicy, "/ \t\n") || c.AppPolicy == "root" || c.AppPolicy == "default" {
+			add(KeyAppPolicy, "%q is not a policy name vault-init may manage", c.AppPolicy)
+		}
+		if c.AppTokenPeriod < time.Hour {
+			add(KeyAppTokenPeriod, "%v is below the minimum of 1h (vault-init renews the token a few times per period)", c.AppTokenPeriod)
+		}
+	}
+	if c.RevokeRoot && !c.AppToken {
+		add(KeyRevokeRoot, "needs app-token: with the root token revoked, the application's token is the one left for .env")
+	}
+	if c.AgeRecipient != "" && !strings.HasPrefix(c.AgeRecipient, "age1") {
+		add(KeyAgeRecipient, "is not an age X25519 recipient (age1...)")
+	}
+	if c.AgeIdentityFile != "" {
+		if _, err := os.Stat(c.AgeIdentityFile); err != nil {
+			add(KeyAgeIdentityFile, "cannot read %q: %v", c.AgeIdentityFile, unwrapPathError(err))
 		}
 	}
 	switch c.LogLevel {

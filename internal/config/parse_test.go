@@ -36,6 +36,7 @@ func TestParseDefaults(t *testing.T) {
 		VaultAddr: "http://vault:8200", KVMount: "aurora", KVBasePath: "users",
 		DataDir: "/vault-init", SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3,
 		CheckInterval: time.Second, LogLevel: "info", LogFormat: "console",
+		AppPolicy: "aurora-app", AppTokenPeriod: 72 * time.Hour,
 	}
 	if !reflect.DeepEqual(c, want) || !slices.Equal(c.Nodes(), []string{"http://vault:8200"}) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -63,6 +64,43 @@ func TestParseValues(t *testing.T) {
 		c.LogLevel != "debug" || c.LogFormat != "json" || c.TLS.CACert != ca || !c.TLS.SkipVerify ||
 		c.TLS.ServerName != "vault.internal" || c.Token.Reveal() != "s.abc" {
 		t.Fatalf("parsed %+v", c)
+	}
+}
+
+func TestParseProductionOptions(t *testing.T) {
+	dir := t.TempDir()
+	id := filepath.Join(dir, "identity.txt")
+	if err := os.WriteFile(id, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(lookupWith(map[string]string{
+		KeyAppToken: "true", KeyAppPolicy: " app ", KeyAppTokenPeriod: "24h", KeyRevokeRoot: "1",
+		KeyAgeRecipient: "age1qqq", KeyAgeIdentityFile: id,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.AppToken || c.AppPolicy != "app" || c.AppTokenPeriod != 24*time.Hour || !c.RevokeRoot ||
+		c.AgeRecipient != "age1qqq" || c.AgeIdentityFile != id {
+		t.Fatalf("parsed %+v", c)
+	}
+	for _, tc := range []struct {
+		set map[string]string
+		key string
+	}{
+		{map[string]string{KeyRevokeRoot: "true"}, KeyRevokeRoot},
+		{map[string]string{KeyAppToken: "true", KeyAppPolicy: "root"}, KeyAppPolicy},
+		{map[string]string{KeyAppToken: "true", KeyAppPolicy: "a/b"}, KeyAppPolicy},
+		{map[string]string{KeyAppToken: "true", KeyAppTokenPeriod: "10m"}, KeyAppTokenPeriod},
+		{map[string]string{KeyAppTokenPeriod: "soon"}, KeyAppTokenPeriod},
+		{map[string]string{KeyAppToken: "yes please"}, KeyAppToken},
+		{map[string]string{KeyAgeRecipient: "ssh-ed25519 AAAA"}, KeyAgeRecipient},
+		{map[string]string{KeyAgeIdentityFile: filepath.Join(dir, "missing")}, KeyAgeIdentityFile},
+	} {
+		_, err := Parse(lookupWith(tc.set))
+		if err == nil || !strings.Contains(err.Error(), tc.key+":") {
+			t.Errorf("%v: want a problem with %s, got %v", tc.set, tc.key, err)
+		}
 	}
 }
 

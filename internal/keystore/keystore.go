@@ -42,6 +42,14 @@ type InitData struct {
 	RecoveryThreshold int      `json:"recovery_threshold,omitempty"`
 	RecoveryKeys      []string `json:"recovery_keys,omitempty"`
 	RecoveryKeysB64   []string `json:"recovery_keys_base64,omitempty"`
+	// RootTokenRevoked says that vault-init revoked the root token after
+	// setup (VAULT_INIT_REVOKE_ROOT); RootToken is then empty. A revoked
+	// token is never stored.
+	RootTokenRevoked bool `json:"root_token_revoked,omitempty"`
+	// PendingRevoke lists the accessors of root tokens that vault-init holds
+	// in memory only and revokes when it is done with them. One left here
+	// by a crash is revoked on the next start.
+	PendingRevoke []string `json:"pending_revoke,omitempty"`
 }
 
 // AutoUnseal reports whether the data belongs to an auto-unseal Vault.
@@ -54,8 +62,8 @@ func (d *InitData) String() string {
 	if d == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("InitData{version: %d, created_at: %s, seal: %s, shares: %d, threshold: %d, keys: %d, recovery_keys: %d, root_token: %t}",
-		d.Version, d.CreatedAt.Format(time.RFC3339), d.SealType, d.SecretShares, d.SecretThreshold, len(d.Keys), len(d.RecoveryKeys), d.RootToken != "")
+	return fmt.Sprintf("InitData{version: %d, created_at: %s, seal: %s, shares: %d, threshold: %d, keys: %d, recovery_keys: %d, root_token: %t, root_token_revoked: %t}",
+		d.Version, d.CreatedAt.Format(time.RFC3339), d.SealType, d.SecretShares, d.SecretThreshold, len(d.Keys), len(d.RecoveryKeys), d.RootToken != "", d.RootTokenRevoked)
 }
 
 // GoString hides the secrets from %#v too.
@@ -70,7 +78,26 @@ func (d *InitData) Equal(o *InitData) bool {
 		d.SecretShares == o.SecretShares && d.SecretThreshold == o.SecretThreshold &&
 		slices.Equal(d.Keys, o.Keys) && slices.Equal(d.KeysB64, o.KeysB64) && d.RootToken == o.RootToken &&
 		d.SealType == o.SealType && d.RecoveryShares == o.RecoveryShares && d.RecoveryThreshold == o.RecoveryThreshold &&
-		slices.Equal(d.RecoveryKeys, o.RecoveryKeys) && slices.Equal(d.RecoveryKeysB64, o.RecoveryKeysB64)
+		slices.Equal(d.RecoveryKeys, o.RecoveryKeys) && slices.Equal(d.RecoveryKeysB64, o.RecoveryKeysB64) &&
+		d.RootTokenRevoked == o.RootTokenRevoked && slices.Equal(d.PendingRevoke, o.PendingRevoke)
+}
+
+// Clone returns a deep copy, for changing the data before saving it.
+func (d *InitData) Clone() *InitData {
+	c := *d
+	c.Keys, c.KeysB64 = slices.Clone(d.Keys), slices.Clone(d.KeysB64)
+	c.RecoveryKeys, c.RecoveryKeysB64 = slices.Clone(d.RecoveryKeys), slices.Clone(d.RecoveryKeysB64)
+	c.PendingRevoke = slices.Clone(d.PendingRevoke)
+	return &c
+}
+
+// GenerateRootKeys are the keys that sys/generate-root takes: the recovery
+// keys with an auto-unseal seal, the unseal keys otherwise.
+func (d *InitData) GenerateRootKeys() []string {
+	if d.AutoUnseal() {
+		return d.RecoveryKeys
+	}
+	return d.Keys
 }
 
 // Validate checks that the data can be used to unseal: a known version, and

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/aurora/vault-init/internal/apptoken"
 	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaultclient"
@@ -37,6 +38,9 @@ type setup struct {
 	tls   config.TLS
 	token string
 	audit string // file_path of an audit device to ensure
+	app   *apptoken.Options
+	// revokeRoot revokes the root token after setup.
+	revokeRoot bool
 }
 
 // run starts a Watcher for srv keeping its keys in dataDir. It is stopped,
@@ -65,7 +69,7 @@ func start(t *testing.T, addr, dataDir string, s setup) *harness {
 	w := watch.New(watch.Options{
 		Nodes: []string{addr}, KVMount: "aurora", FallbackToken: s.token,
 		SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval,
-		AuditFile: s.audit,
+		AuditFile: s.audit, App: s.app, RevokeRoot: s.revokeRoot,
 	}, []*api.Client{client}, keystore.New(dataDir), log, h.out, h.errOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -119,6 +123,9 @@ func (h *harness) keys() *keystore.InitData {
 // assertNoSecrets checks every captured log and the emergency stream
 // against every secret this test's keystore (if any) holds.
 func (h *harness) assertNoSecrets() {
+	if app, err := keystore.New(h.dataDir).LoadAppToken(); err == nil && strings.Contains(h.logs.String()+h.errOut.String(), app) {
+		h.t.Error("the logs hold the app token")
+	}
 	d, err := keystore.New(h.dataDir).Load()
 	if err != nil {
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/kvmount"
+	"github.com/aurora/vault-init/internal/roottoken"
 	"github.com/aurora/vault-init/internal/unseal"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
@@ -240,17 +241,29 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 
 func (n *node) configure(ctx context.Context) time.Duration {
 	if n.configured {
+		return n.maintain(ctx)
+	}
+	if n.w.opts.RevokeRoot && n.w.isMountDone() && n.w.opts.App != nil {
+		// Set up once in this run already, and Vault keeps its setup across
+		// restarts: a working app token spares generating a root token.
+		if token, err := n.w.keys.LoadAppToken(); err == nil && n.renewAppToken(ctx, token) == nil {
+			return n.setUp("")
+		}
+	}
+	token, release, err := n.adminToken(ctx)
+	var busy *roottoken.BusyError
+	if errors.As(err, &busy) {
+		n.report(err)
 		return n.w.opts.CheckInterval
 	}
-	token := n.w.token()
-	if token == "" {
-		return n.fail(fmt.Errorf("cannot configure mount %s/: the keystore holds no root token and VAULT_TOKEN is not set", n.w.opts.KVMount))
-	}
-	c, err := n.client.Clone()
 	if err != nil {
-		return n.fail(fmt.Errorf("clone vault client: %w", err))
+		return n.fail(err)
 	}
-	c.SetToken(token)
+	defer release()
+	c, err := n.withToken(token)
+	if err != nil {
+		return n.fail(err)
+	}
 	faultinject.Point("before-mount")
 	action, err := kvmount.Ensure(ctx, c.Sys(), n.w.opts.KVMount)
 	if err != nil {
@@ -264,6 +277,17 @@ func (n *node) configure(ctx context.Context) time.Duration {
 		}
 		n.log.Info("audit device in place", zap.String("file_path", n.w.opts.AuditFile), zap.Bool("enabled_now", enabled))
 	}
+	if n.w.opts.App != nil {
+		if err := n.ensureAppToken(ctx, c); err != nil {
+			return n.fail(err)
+		}
+	}
+	return n.setUp(token)
+}
+
+// setUp records that the node is configured, prints what the operator is
+// owed, and logs "ready" once per active period.
+func (n *node) setUp(token string) time.Duration {
 	n.configured = true
 	n.w.setMountDone()
 	n.w.printBanner(token)

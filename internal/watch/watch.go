@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/aurora/vault-init/internal/apptoken"
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/banner"
 	"github.com/aurora/vault-init/internal/initializer"
@@ -67,6 +68,12 @@ type Options struct {
 	AuditFile string
 	// Metrics, when set, records checks, unseals and errors.
 	Metrics *monitor.Metrics
+	// App, when set, has vault-init keep the application's policy and its
+	// periodic token (<data-dir>/app-token).
+	App *apptoken.Options
+	// RevokeRoot revokes the root token once Vault is configured; later
+	// setups use a short-lived root token generated from the stored keys.
+	RevokeRoot bool
 	// Once ends Run when every node is unsealed and the mount is in place
 	// (or the data dir is paused), instead of watching on.
 	Once bool
@@ -91,7 +98,9 @@ type Watcher struct {
 	mountDone     bool               // the mount was ensured through an active node
 	initializing  bool               // a node's init is under way
 	states        map[string]vaultstate.State
-	pauseLogged   bool // the pause mark was logged
+	pauseLogged   bool      // the pause mark was logged
+	appToken      string    // an app token issued in this run, owed to the operator in a banner
+	appRenewedAt  time.Time // when the app token was last renewed
 }
 
 // New returns a Watcher for the nodes in opts, one client each, in the same
@@ -332,29 +341,73 @@ func (w *Watcher) checkMode() {
 		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
 }
 
-// token is the token that configures Vault: the keystore's root token, or
-// else VAULT_TOKEN.
-func (w *Watcher) token() string {
-	if data, err := w.keys.Load(); err == nil && data.RootToken != "" {
-		return data.RootToken
-	}
+// printBanner prints what this run owes the operator, once: the banner of
+// an init, or that of an app token issued on a later start. root is the
+// token that configured Vault (shown only when it is the kept root token).
+func (w *Watcher) printBanner(root string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.data != nil && w.data.RootToken != "" {
-		return w.data.RootToken
-	}
-	return w.opts.FallbackToken
-}
-
-// printBanner prints the banner if this run owes it, once.
-func (w *Watcher) printBanner(token string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.bannerPending {
+	var err error
+	switch {
+	case w.bannerPending:
+		s := banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: w.appToken}
+		if s.RootRevoked {
+			s.Root = ""
+		}
+		err = banner.WriteSetup(w.out, s)
+	case w.appToken != "":
+		err = banner.WriteAppToken(w.out, w.appToken)
+	default:
 		return
 	}
-	w.bannerPending = false
-	if err := banner.Write(w.out, token); err != nil {
-		w.log.Error("could not print the banner; show the root token with `vault-init root-token`", zap.Error(err))
+	w.bannerPending, w.appToken = false, ""
+	if err != nil {
+		w.log.Error("could not print the banner; show the tokens with `vault-init root-token` and `vault-init app-token`", zap.Error(err))
 	}
+}
+
+// appTokenIssued records a new app token, owed to the operator in a banner.
+func (w *Watcher) appTokenIssued(token string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.appToken, w.appRenewedAt = token, time.Now()
+}
+
+func (w *Watcher) setAppRenewed(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.appRenewedAt = t
+}
+
+func (w *Watcher) appRenewed() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.appRenewedAt
+}
+
+// updateKeys changes the keystore through change and saves it, under the
+// data dir's lock. The copy in memory follows.
+func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
+	unlock, err := w.keys.TryLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	data, err := w.loadKeys()
+	if err != nil {
+		return err
+	}
+	next := data.Clone()
+	change(next)
+	if next.Equal(data) {
+		return nil
+	}
+	if err := w.keys.Save(next); err != nil {
+		w.opts.Metrics.SaveFailed()
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.data = next
+	return nil
 }

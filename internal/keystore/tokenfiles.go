@@ -1,0 +1,77 @@
+package keystore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AppTokenFileName holds the application's token, for .env.
+const AppTokenFileName = "app-token"
+
+// NonceFileName records the nonce of vault-init's own generate-root
+// attempt while it runs, so that after a crash it is known as vault-init's.
+const NonceFileName = "generate-root.nonce"
+
+// AppTokenPath is the app token file's full path, for messages.
+func (f *File) AppTokenPath() string { return filepath.Join(f.dir, AppTokenFileName) }
+
+// SaveAppToken writes the application's token, atomically, 0600.
+func (f *File) SaveAppToken(token string) error {
+	return f.saveSmall(AppTokenFileName, token)
+}
+
+// LoadAppToken reads the application's token; ErrNotFound when there is none.
+func (f *File) LoadAppToken() (string, error) {
+	return f.loadSmall(AppTokenFileName)
+}
+
+// SaveNonce records the nonce of vault-init's generate-root attempt.
+func (f *File) SaveNonce(nonce string) error { return f.saveSmall(NonceFileName, nonce) }
+
+// LoadNonce returns the recorded nonce, or "" when there is none.
+func (f *File) LoadNonce() (string, error) {
+	n, err := f.loadSmall(NonceFileName)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return n, err
+}
+
+// ClearNonce removes the record. Removing an absent one is not an error.
+func (f *File) ClearNonce() error {
+	err := os.Remove(filepath.Join(f.dir, NonceFileName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", NonceFileName, err)
+	}
+	return syncDir(f.dir)
+}
+
+// saveSmall writes a one-line file in the data dir, atomically, 0600.
+func (f *File) saveSmall(name, value string) error {
+	if err := f.ensureDir(); err != nil {
+		return fmt.Errorf("prepare data dir: %w", err)
+	}
+	if err := writeAtomic(f.dir, name, []byte(value+"\n")); err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return nil
+}
+
+// loadSmall reads a one-line file of the data dir; ErrNotFound when absent.
+func (f *File) loadSmall(name string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(f.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(raw) > 4096 {
+		return "", fmt.Errorf("read %s: larger than 4096 bytes", name)
+	}
+	return strings.TrimSpace(string(raw)), nil
+}

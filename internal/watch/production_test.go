@@ -1,0 +1,288 @@
+package watch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/aurora/vault-init/internal/apptoken"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/roottoken"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+func appOptions(period time.Duration) *apptoken.Options {
+	return &apptoken.Options{Policy: "aurora-app", Mount: "aurora", BasePath: "users", Period: period}
+}
+
+// liveTokens lists the live tokens that have policy, as seen by root.
+func liveTokens(t *testing.T, root *api.Client, policy string) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := root.Logical().ListWithContext(ctx, "auth/token/accessors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	keys, _ := s.Data["keys"].([]any)
+	for _, k := range keys {
+		acc := k.(string)
+		info, err := root.Auth().Token().LookupAccessorWithContext(ctx, acc)
+		if err != nil {
+			continue
+		}
+		if p, _ := info.TokenPolicies(); slices.Contains(p, policy) {
+			out = append(out, acc)
+		}
+	}
+	return out
+}
+
+// appToken reads the saved app token and checks its mode.
+func appToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	assertMode(t, filepath.Join(dataDir, keystore.AppTokenFileName), 0o600)
+	tok, err := keystore.New(dataDir).LoadAppToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// assertAppAccess checks what the app token may and may not do.
+func assertAppAccess(t *testing.T, srv *vaulttest.Server, token string) {
+	t.Helper()
+	ctx := context.Background()
+	c := srv.Client(token)
+	if _, err := c.KVv2("aurora").Put(ctx, "users/alice", map[string]any{"aws": "k"}); err != nil {
+		t.Fatalf("app token cannot write under users/: %v", err)
+	}
+	if s, err := c.KVv2("aurora").Get(ctx, "users/alice"); err != nil || s.Data["aws"] != "k" {
+		t.Fatalf("app token cannot read back: %v", err)
+	}
+	if s, err := c.Logical().ListWithContext(ctx, "aurora/metadata/users"); err != nil || s == nil {
+		t.Fatalf("app token cannot list users/: %v", err)
+	}
+	if err := c.KVv2("aurora").DeleteMetadata(ctx, "users/alice"); err != nil {
+		t.Fatalf("app token cannot delete under users/: %v", err)
+	}
+	for _, denied := range []func() error{
+		func() error { _, err := c.KVv2("aurora").Put(ctx, "admin/x", map[string]any{"a": "b"}); return err },
+		func() error { _, err := c.Logical().ReadWithContext(ctx, "sys/mounts"); return err },
+		func() error { _, err := c.Logical().ListWithContext(ctx, "aurora/metadata"); return err },
+		func() error {
+			_, err := c.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{"aurora-app"}})
+			return err
+		},
+	} {
+		var re *api.ResponseError
+		if err := denied(); !errors.As(err, &re) || re.StatusCode != 403 {
+			t.Fatalf("app token was not denied outside its path: %v", err)
+		}
+	}
+	info, err := c.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := info.TokenPolicies()
+	renewable, _ := info.TokenIsRenewable()
+	if !slices.Equal(pol, []string{"aurora-app", "default"}) || !renewable || info.Data["period"] == nil || info.Data["orphan"] != true {
+		t.Fatalf("app token: policies %v renewable %v period %v orphan %v", pol, renewable, info.Data["period"], info.Data["orphan"])
+	}
+}
+
+// TestAppToken: the application gets a limited, periodic token; restarts
+// keep it; a revoked or lost one is replaced, and never two live at once.
+func TestAppToken(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dataDir := t.TempDir()
+	h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
+	h.logs.WaitFor(t, readyLog, 60*time.Second)
+	h.out.WaitFor(t, "=====\n", 5*time.Second)
+	root := srv.Client(h.keys().RootToken)
+	app := appToken(t, dataDir)
+	banner := h.out.String()
+	if !strings.Contains(banner, "Root Token: "+h.keys().RootToken+"\n") || !strings.Contains(banner, "IMPORTANT: Set VAULT_TOKEN="+app+" in your .env file") {
+		t.Fatalf("banner:\n%s", banner)
+	}
+	assertAppAccess(t, srv, app)
+	rules, err := root.Sys().GetPolicy("aurora-app")
+	if err != nil || rules != apptoken.Rules("aurora", "users") {
+		t.Fatalf("policy %q: %v", rules, err)
+	}
+	h.stop()
+
+	t.Run("restart keeps the token", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
+			h.logs.WaitFor(t, readyLog, 30*time.Second)
+			h.stop()
+			if h.out.String() != "" || appToken(t, dataDir) != app {
+				t.Fatalf("restart %d issued a token or printed:\n%s", i, h.out.String())
+			}
+		}
+		if live := liveTokens(t, root, "aurora-app"); len(live) != 1 {
+			t.Fatalf("%d live app tokens after restarts, want 1", len(live))
+		}
+	})
+	t.Run("revoked token is re-issued", func(t *testing.T) {
+		if err := root.Auth().Token().RevokeOrphanWithContext(context.Background(), app); err != nil {
+			t.Fatal(err)
+		}
+		h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
+		h.logs.WaitFor(t, readyLog, 30*time.Second)
+		h.out.WaitFor(t, "=====\n", 5*time.Second)
+		next := appToken(t, dataDir)
+		if next == app || !strings.Contains(h.out.String(), "Set VAULT_TOKEN="+next+" in") {
+			t.Fatalf("no new token in the banner:\n%s", h.out.String())
+		}
+		h.stop()
+		assertAppAccess(t, srv, next)
+		app = next
+	})
+	t.Run("lost file: the old token is revoked", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(dataDir, keystore.AppTokenFileName)); err != nil {
+			t.Fatal(err)
+		}
+		h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
+		h.logs.WaitFor(t, readyLog, 30*time.Second)
+		h.stop()
+		next := appToken(t, dataDir)
+		if next == app {
+			t.Fatal("the token was not re-issued")
+		}
+		if _, err := srv.Client(app).Auth().Token().LookupSelf(); err == nil {
+			t.Fatal("the lost token still works")
+		}
+		if live := liveTokens(t, root, "aurora-app"); len(live) != 1 {
+			t.Fatalf("%d live app tokens, want 1", len(live))
+		}
+		app = next
+	})
+	t.Run("renewed while running, replaced when revoked", func(t *testing.T) {
+		// A short period makes vault-init renew every period/4.
+		h := run(t, srv, dataDir, setup{app: appOptions(8 * time.Second)})
+		h.logs.WaitFor(t, readyLog, 30*time.Second)
+		time.Sleep(10 * time.Second) // longer than the period
+		info, err := srv.Client(app).Auth().Token().LookupSelf()
+		if err != nil {
+			t.Fatalf("the app token expired although vault-init renews it: %v", err)
+		}
+		last, _ := info.Data["last_renewal_time"].(json.Number).Int64()
+		if age := time.Since(time.Unix(last, 0)); age > 4*time.Second {
+			t.Fatalf("the app token was last renewed %v ago; vault-init renews it every period/4 (2s)", age)
+		}
+		if err := root.Auth().Token().RevokeOrphanWithContext(context.Background(), app); err != nil {
+			t.Fatal(err)
+		}
+		h.logs.WaitFor(t, `"msg":"app token issued and saved"`, 15*time.Second)
+		h.out.WaitFor(t, "=====\n", 5*time.Second)
+		if next := appToken(t, dataDir); next == app || !strings.Contains(h.out.String(), next) {
+			t.Fatalf("no new token after revocation:\n%s", h.out.String())
+		}
+	})
+}
+
+// rootTokens lists the live root tokens, through a root token the test
+// generates and revokes itself.
+func rootTokens(t *testing.T, srv *vaulttest.Server, d *keystore.InitData) int {
+	t.Helper()
+	ctx := context.Background()
+	tok, err := roottoken.Generate(ctx, srv.Client("").Sys(), keystore.New(t.TempDir()), d.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client(tok)
+	defer c.Auth().Token().RevokeSelfWithContext(ctx, "")
+	return len(liveTokens(t, c, "root")) - 1 // less the test's own
+}
+
+// TestRevokeRoot: with VAULT_INIT_REVOKE_ROOT, no root token outlives the
+// setup, the keystore never holds a revoked one, and an operator's
+// generate-root is never cancelled.
+func TestRevokeRoot(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dataDir := t.TempDir()
+	s := setup{app: appOptions(time.Hour), revokeRoot: true}
+	h := run(t, srv, dataDir, s)
+	h.logs.WaitFor(t, `"msg":"root token revoked"`, 60*time.Second)
+	h.out.WaitFor(t, "=====\n", 5*time.Second)
+	d := h.keys()
+	if d.RootToken != "" || !d.RootTokenRevoked || len(d.PendingRevoke) != 0 {
+		t.Fatalf("keystore after revocation: %v, pending %d", d, len(d.PendingRevoke))
+	}
+	app := appToken(t, dataDir)
+	if out := h.out.String(); !strings.Contains(out, "Root Token: revoked after setup") || !strings.Contains(out, "Set VAULT_TOKEN="+app+" in") {
+		t.Fatalf("banner:\n%s", out)
+	}
+	if n := rootTokens(t, srv, d); n != 0 {
+		t.Fatalf("%d root tokens live after setup, want 0", n)
+	}
+	assertAppAccess(t, srv, app)
+
+	t.Run("sealed and restarted: unsealed with no root token made", func(t *testing.T) {
+		srv.Kill()
+		srv.Restart()
+		srv.WaitFor("unseal after restart", 30*time.Second, vaulttest.Unsealed)
+		waitLines(t, h, `"msg":"vault unsealed"`, 2)
+		waitLines(t, h, readyLog, 2)
+		if n := countLines(h.logs.String(), "generated a short-lived root token"); n != 0 {
+			t.Fatalf("%d root tokens generated within one run, want 0", n)
+		}
+	})
+	h.stop()
+
+	t.Run("next start generates one, uses it and revokes it", func(t *testing.T) {
+		h := run(t, srv, dataDir, s)
+		h.logs.WaitFor(t, `"msg":"root token revoked"`, 30*time.Second)
+		h.logs.WaitFor(t, readyLog, 5*time.Second)
+		h.stop()
+		if !strings.Contains(h.logs.String(), "generated a short-lived root token") {
+			t.Fatal("no root token was generated")
+		}
+		if n := rootTokens(t, srv, h.keys()); n != 0 {
+			t.Fatalf("%d root tokens live, want 0", n)
+		}
+		if h.keys().RootToken != "" || len(h.keys().PendingRevoke) != 0 {
+			t.Fatal("the keystore holds a root token or a pending one")
+		}
+	})
+
+	t.Run("an operator's generate-root is never cancelled", func(t *testing.T) {
+		ctx := context.Background()
+		op, err := srv.Client("").Sys().GenerateRootInitWithContext(ctx, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Client("").Sys().GenerateRootUpdateWithContext(ctx, d.Keys[0], op.Nonce); err != nil {
+			t.Fatal(err)
+		}
+		h := run(t, srv, dataDir, s)
+		h.logs.WaitFor(t, "someone else's generate-root attempt is in progress (1 of 3", 30*time.Second)
+		time.Sleep(3 * interval)
+		st, err := srv.Client("").Sys().GenerateRootStatusWithContext(ctx)
+		if err != nil || !st.Started || st.Nonce != op.Nonce || st.Progress != 1 {
+			t.Fatalf("the operator's attempt was touched: %+v %v", st, err)
+		}
+		if strings.Contains(h.logs.String(), readyLog) {
+			t.Fatal("ready without a token")
+		}
+		// The operator gives up: vault-init goes on.
+		if err := srv.Client("").Sys().GenerateRootCancelWithContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.logs.WaitFor(t, readyLog, 30*time.Second)
+		h.stop()
+		if n := rootTokens(t, srv, h.keys()); n != 0 {
+			t.Fatalf("%d root tokens live, want 0", n)
+		}
+	})
+}
