@@ -19,7 +19,7 @@ READY_TIMEOUT ?= 180
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault test test-faults fuzz bench lint e2e ha-up ha-down ha-clean prod-local down prod-local-clean logs status
+.PHONY: help build vault test test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -60,13 +60,21 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 	cd test/deploy && $(GO) vet ./...
 
-prod-local: ## Build and start Vault and vault-init with Docker Compose, and wait until Vault is ready
-	VERSION=$(VERSION) $(COMPOSE) up -d --build
+# AGE=1 adds docker-compose.age.yml: the keystore encrypted with age.
+PROD := $(COMPOSE)$(if $(AGE), -f docker-compose.yml -f docker-compose.age.yml)
+
+prod-local: ## Build and start Vault and vault-init with Docker Compose, and wait until Vault is ready (AGE=1: encrypted keystore)
+	VERSION=$(VERSION) $(PROD) up -d --build
 	@scripts/wait-healthy.sh vault-init $(READY_TIMEOUT)
 	@echo
 	@echo 'Vault is initialized, unsealed, and the aurora KV v2 mount is in place.'
 	@echo 'Root token (first start only): docker logs vault-init 2>&1 | grep "Root Token:"'
 	@echo 'Shown again at any time:       docker exec vault-init vault-init root-token'
+
+age-identity: ## Write secrets/vault-init-age.txt, an age identity for AGE=1, and print its recipient for .env
+	@mkdir -p secrets
+	VERSION=$(VERSION) $(COMPOSE) build vault-init
+	@docker run --rm --user 0 -v "$(CURDIR)/secrets:/out" vault-init:local age-identity /out/vault-init-age.txt --owner 65532
 
 down: ## Stop and remove the containers; keep the vault-data and vault-init volumes
 	$(COMPOSE) down

@@ -134,6 +134,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			Args:  cobra.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return runAppToken(s, stdout) },
 		},
+		newAgeIdentityCmd(stdout),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -299,3 +299,26 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatal("run did not stop after its context was cancelled")
 	}
 }
+
+func TestAgeIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "id.txt")
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"age-identity", path}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	recipient := strings.TrimSpace(out.String())
+	rs, ids, err := keystore.ParseAge(recipient, path)
+	if err != nil || len(rs) != 1 || len(ids) != 1 {
+		t.Fatalf("the identity does not parse: %v", err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o400 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+	before, _ := os.ReadFile(path)
+	if code := Run(context.Background(), []string{"age-identity", path}, &out, &errOut); code == 0 {
+		t.Fatal("an existing identity was overwritten")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("the identity file changed")
+	}
+}

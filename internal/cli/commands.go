@@ -37,6 +37,12 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	if err != nil {
 		return failure(err)
 	}
+	switch did, err := keys.Migrate(); {
+	case err != nil:
+		log.Error("keystore", zap.Error(err))
+	case did != "":
+		log.Info("keystore: "+did, zap.String("path", keys.Path()))
+	}
 	var metrics *monitor.Metrics
 	if cfg.Listen != "" {
 		metrics = monitor.New()
@@ -70,7 +76,11 @@ func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, watch.HealthTimeout)
 	defer cancel()
-	r := status.Gather(ctx, clients, keystore.New(cfg.DataDir), cfg.KVMount, cfg.Token.Reveal())
+	keys, err := keystoreFor(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	r := status.Gather(ctx, clients, keys, cfg.KVMount, cfg.Token.Reveal())
 	if err := r.Write(out); err != nil {
 		return failure(err)
 	}
@@ -133,9 +143,18 @@ func appOptions(cfg config.Config) *apptoken.Options {
 	return &apptoken.Options{Policy: cfg.AppPolicy, Mount: cfg.KVMount, BasePath: cfg.KVBasePath, Period: cfg.AppTokenPeriod}
 }
 
-// keystoreFor opens the keystore that cfg describes.
+// keystoreFor opens the keystore that cfg describes: encrypted with age
+// when a recipient is set; read with the identity file when one is set.
 func keystoreFor(cfg config.Config) (*keystore.File, error) {
-	return keystore.New(cfg.DataDir), nil
+	ks := keystore.New(cfg.DataDir)
+	if cfg.AgeRecipient == "" && cfg.AgeIdentityFile == "" {
+		return ks, nil
+	}
+	rs, ids, err := keystore.ParseAge(cfg.AgeRecipient, cfg.AgeIdentityFile)
+	if err != nil {
+		return nil, config.Problems{err.Error()}
+	}
+	return ks.WithAge(rs, ids), nil
 }
 
 // clientsFor returns a client for each node of cfg, in order.
@@ -211,7 +230,11 @@ func runBackup(ctx context.Context, s *settings, stdout io.Writer, file string) 
 			"Back up its data volume instead: see \"Backing up\" in the README", storage))
 	}
 	token := cfg.Token.Reveal()
-	if d, err := keystore.New(cfg.DataDir).Load(); err == nil && d.RootToken != "" {
+	keys, err := keystoreFor(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	if d, err := keys.Load(); err == nil && d.RootToken != "" {
 		token = d.RootToken
 	}
 	via.SetToken(token)

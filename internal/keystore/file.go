@@ -20,6 +20,7 @@ const MaxFileSize = 1 << 20
 // not write the same directory at once (the caller serializes them).
 type File struct {
 	dir string
+	age *ageKeys // nil: plaintext
 }
 
 // New returns the keystore kept in dir. It touches nothing on disk.
@@ -27,8 +28,14 @@ func New(dir string) *File {
 	return &File{dir: dir}
 }
 
-// Path is the keystore file's full path, for messages.
-func (f *File) Path() string { return filepath.Join(f.dir, FileName) }
+// Path is the keystore file's full path: init.json.age when the keystore is
+// encrypted (or found encrypted), init.json otherwise.
+func (f *File) Path() string {
+	if f.Encrypted() || (!exists(f.plainPath()) && exists(f.agePath())) {
+		return f.agePath()
+	}
+	return f.plainPath()
+}
 
 // Dir is the data directory.
 func (f *File) Dir() string { return f.dir }
@@ -61,6 +68,9 @@ func (f *File) CheckWritable() error {
 	if err := errors.Join(werr, serr, cerr, rerr); err != nil {
 		return fmt.Errorf("write probe file: %w", err)
 	}
+	if f.Encrypted() {
+		return f.checkIdentity()
+	}
 	return nil
 }
 
@@ -68,22 +78,17 @@ func (f *File) CheckWritable() error {
 // only when the file does not exist; a file that exists but cannot be read
 // or decoded gives another error, which names the file.
 func (f *File) Load() (*InitData, error) {
-	fh, err := os.Open(f.Path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+	d, err := f.loadEncrypted()
+	if !errors.Is(err, ErrNotFound) {
+		return d, err
 	}
+	// No encrypted keystore: the plaintext one, also with age on while it
+	// is not migrated yet (see Migrate).
+	raw, err := readLimited(f.plainPath())
 	if err != nil {
-		return nil, fmt.Errorf("open keystore: %w", err)
+		return nil, err
 	}
-	defer fh.Close()
-	raw, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read keystore %s: %w", f.Path(), err)
-	}
-	if len(raw) > MaxFileSize {
-		return nil, fmt.Errorf("read keystore %s: larger than %d bytes, not a keystore", f.Path(), MaxFileSize)
-	}
-	return decode(f.Path(), raw)
+	return decode(f.plainPath(), raw)
 }
 
 // decode parses and validates a keystore file's bytes. Errors name the file
@@ -123,12 +128,29 @@ func jsonProblem(err error) error {
 // same directory (0600), fsync, rename over init.json, fsync of the
 // directory. It then reads the file back and returns nil only when it holds
 // exactly d. On any error the previous file, if any, is left as it was.
+//
+// With age on, it writes init.json.age instead, and needs the identity to
+// read it back; a plaintext init.json is removed once the encrypted one
+// reads back right. With age off, it refuses to write init.json beside an
+// encrypted keystore.
 func (f *File) Save(d *InitData) error {
-	raw := []byte(encode(d))
+	raw, name := []byte(encode(d)), FileName
+	if f.Encrypted() {
+		if len(f.age.identities) == 0 {
+			return fmt.Errorf("refusing to write an encrypted keystore that cannot be read back: %w", ErrNoIdentity)
+		}
+		enc, err := f.encrypt(raw)
+		if err != nil {
+			return err
+		}
+		raw, name = enc, AgeFileName
+	} else if exists(f.agePath()) {
+		return fmt.Errorf("refusing to write a plaintext keystore beside the encrypted %s: set VAULT_INIT_AGE_RECIPIENT", f.agePath())
+	}
 	if err := f.ensureDir(); err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	if err := writeAtomic(f.dir, FileName, raw); err != nil {
+	if err := writeAtomic(f.dir, name, raw); err != nil {
 		return err
 	}
 	back, err := f.Load()
@@ -137,6 +159,9 @@ func (f *File) Save(d *InitData) error {
 	}
 	if !back.Equal(d) {
 		return fmt.Errorf("read back keystore %s: content differs from what was written", f.Path())
+	}
+	if f.Encrypted() {
+		return f.removePlain()
 	}
 	return nil
 }

@@ -96,3 +96,36 @@ func Ensure(ctx context.Context, v Vault, path string) (Action, error) {
 	}
 	return "", err
 }
+
+// OneMount is a Lister that sees only one mount, through
+// sys/internal/ui/mounts/<path>: any token with a capability inside the
+// mount may read it, so the application's token can check the mount where
+// listing sys/mounts needs root.
+type OneMount struct {
+	Client *api.Client
+	Path   string
+}
+
+// ListMountsWithContext returns the one mount, or no mount when Vault says
+// it is not there (or not visible to the token).
+func (o OneMount) ListMountsWithContext(ctx context.Context) (map[string]*api.MountOutput, error) {
+	s, err := o.Client.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+o.Path)
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 403 {
+		return map[string]*api.MountOutput{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s == nil || s.Data == nil {
+		return map[string]*api.MountOutput{}, nil
+	}
+	m := &api.MountOutput{Options: map[string]string{}}
+	m.Type, _ = s.Data["type"].(string)
+	if opts, ok := s.Data["options"].(map[string]any); ok {
+		for k, v := range opts {
+			m.Options[k], _ = v.(string)
+		}
+	}
+	return map[string]*api.MountOutput{o.Path + "/": m}, nil
+}

@@ -19,18 +19,21 @@ import (
 
 // Report is a snapshot. It holds no secret: only whether a token exists.
 type Report struct {
-	Nodes     []Node
-	Mount     string
-	MountErr  error // nil when the mount is kv v2
-	Keystore  string
-	KeysErr   error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
-	SealType  string
-	Paused    *keystore.Pause
-	Shares    int
-	Threshold int
-	CreatedAt time.Time
-	RootToken bool
-	FileMode  fs.FileMode
+	Nodes    []Node
+	Mount    string
+	MountErr error // nil when the mount is kv v2
+	Keystore string
+	// RootRevoked: the root token was revoked after setup. Encrypted: the
+	// keystore is encrypted with age.
+	RootRevoked, Encrypted bool
+	KeysErr                error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
+	SealType               string
+	Paused                 *keystore.Pause
+	Shares                 int
+	Threshold              int
+	CreatedAt              time.Time
+	RootToken              bool
+	FileMode               fs.FileMode
 }
 
 // Node is one Vault node's part of the report.
@@ -71,7 +74,7 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 	token := fallbackToken
 	if err == nil {
 		r.Shares, r.Threshold, r.CreatedAt, r.RootToken = data.SecretShares, data.SecretThreshold, data.CreatedAt, data.RootToken != ""
-		r.SealType = data.SealType
+		r.SealType, r.RootRevoked, r.Encrypted = data.SealType, data.RootTokenRevoked, ks.EncryptedOnDisk()
 		if data.AutoUnseal() {
 			r.Shares, r.Threshold = data.RecoveryShares, data.RecoveryThreshold
 		}
@@ -81,9 +84,19 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 		r.FileMode, _ = ks.Mode()
 	}
 
+	app, _ := ks.LoadAppToken()
 	switch {
 	case via == nil:
 		r.MountErr = errors.New("not checked: vault is not unsealed")
+	case token == "" && app != "":
+		// The root token was revoked after setup: the app token sees the mount.
+		tc, err := via.Clone()
+		if err != nil {
+			r.MountErr = err
+			break
+		}
+		tc.SetToken(app)
+		r.MountErr = kvmount.Check(ctx, kvmount.OneMount{Client: tc, Path: mount}, mount)
 	case token == "":
 		r.MountErr = errors.New("not checked: no root token in the keystore and VAULT_TOKEN is not set")
 	default:
@@ -137,7 +150,12 @@ func (r *Report) Write(w io.Writer) error {
 			p("  keys         %d shares, threshold %d", r.Shares, r.Threshold)
 		}
 		p("  created      %s", r.CreatedAt.Format(time.RFC3339))
-		p("  root token   %s", yes(r.RootToken))
+		if r.RootRevoked {
+			p("  root token   revoked after setup")
+		} else {
+			p("  root token   %s", yes(r.RootToken))
+		}
+		p("  encrypted    %s", yes(r.Encrypted))
 		p("  file mode    %04o", r.FileMode)
 	}
 	if r.Paused != nil {

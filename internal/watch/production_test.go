@@ -256,6 +256,39 @@ func TestRevokeRoot(t *testing.T) {
 		}
 	})
 
+	t.Run("a root token left unrevoked by a killed vault-init is revoked", func(t *testing.T) {
+		// What a kill between the keystore update and the revocation leaves:
+		// a live root token whose accessor is listed as pending.
+		ctx := context.Background()
+		left, err := roottoken.Generate(ctx, srv.Client("").Sys(), keystore.New(t.TempDir()), d.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := srv.Client(left).Auth().Token().LookupSelfWithContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, _ := info.TokenAccessor()
+		ks := keystore.New(dataDir)
+		cur, err := ks.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.PendingRevoke = []string{acc}
+		if err := ks.Save(cur); err != nil {
+			t.Fatal(err)
+		}
+		h := run(t, srv, dataDir, s)
+		h.logs.WaitFor(t, "revoked a root token left by an earlier run", 30*time.Second)
+		h.logs.WaitFor(t, readyLog, 10*time.Second)
+		h.stop()
+		if _, err := srv.Client(left).Auth().Token().LookupSelfWithContext(ctx); err == nil {
+			t.Fatal("the left-over root token still works")
+		}
+		if p := h.keys().PendingRevoke; len(p) != 0 {
+			t.Fatalf("%d accessors still pending", len(p))
+		}
+	})
 	t.Run("an operator's generate-root is never cancelled", func(t *testing.T) {
 		ctx := context.Background()
 		op, err := srv.Client("").Sys().GenerateRootInitWithContext(ctx, "", "")

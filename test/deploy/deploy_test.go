@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -292,5 +293,65 @@ func TestComposeHA(t *testing.T) {
 	}
 	if volume(vi, "/vault-init") != "vault-ha-init" {
 		t.Errorf("the HA stack must keep its keys apart from the single-node stack's: %+v", vi.Volumes)
+	}
+}
+
+// TestComposeProductionSettings: the production settings are off unless
+// .env turns them on, and the age overlay mounts the identity as a secret,
+// apart from the keystore's volume.
+func TestComposeProductionSettings(t *testing.T) {
+	vi := service(t, load(t), "vault-init")
+	for key, want := range map[string]string{"VAULT_INIT_APP_TOKEN": "false", "VAULT_INIT_REVOKE_ROOT": "false", "VAULT_INIT_APP_POLICY": "aurora-app"} {
+		if got := env(vi, key); got != want {
+			t.Errorf("%s defaults to %q, want %q", key, got, want)
+		}
+	}
+	vi = service(t, load(t, "VAULT_INIT_APP_TOKEN=true", "VAULT_INIT_REVOKE_ROOT=true"), "vault-init")
+	if env(vi, "VAULT_INIT_APP_TOKEN") != "true" || env(vi, "VAULT_INIT_REVOKE_ROOT") != "true" {
+		t.Error(".env does not reach VAULT_INIT_APP_TOKEN or VAULT_INIT_REVOKE_ROOT")
+	}
+
+	overlay := func(env ...string) (*types.Project, error) {
+		opts, err := cli.NewProjectOptions([]string{filepath.Join(repo, "docker-compose.yml"), filepath.Join(repo, "docker-compose.age.yml")},
+			cli.WithName("aurora-age-test"), cli.WithWorkingDirectory(repo), cli.WithEnv(env))
+		if err != nil {
+			return nil, err
+		}
+		return opts.LoadProject(context.Background())
+	}
+	if _, err := overlay(); err == nil || !strings.Contains(err.Error(), "VAULT_INIT_AGE_RECIPIENT") {
+		t.Errorf("the age overlay loads without a recipient: %v", err)
+	}
+	p, err := overlay("VAULT_INIT_AGE_RECIPIENT=age1example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vi = service(t, p, "vault-init")
+	if env(vi, "VAULT_INIT_AGE_RECIPIENT") != "age1example" || env(vi, "VAULT_INIT_AGE_IDENTITY_FILE") != "/run/secrets/vault-init-age" {
+		t.Errorf("age env: %v", vi.Environment)
+	}
+	if len(vi.Secrets) != 1 || vi.Secrets[0].Source != "vault-init-age" {
+		t.Fatalf("vault-init secrets: %+v", vi.Secrets)
+	}
+	if f := p.Secrets["vault-init-age"].File; !strings.HasSuffix(f, "secrets/vault-init-age.txt") {
+		t.Errorf("identity file %q", f)
+	}
+	if volume(vi, "/vault-init") != "vault-init" {
+		t.Error("the overlay changed the keystore volume")
+	}
+}
+
+// TestDockerignoreKeepsSecretsOut: the build context never carries .env or
+// the age identity into an image.
+func TestDockerignoreKeepsSecretsOut(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repo, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(raw))
+	for _, want := range []string{".env", "secrets"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
 	}
 }

@@ -38,10 +38,13 @@ root_token() { docker logs vault-init 2>&1 | grep "Root Token:" | awk '{print $3
 
 # Keep a developer's own .env out of harm's way.
 if [ -f .env ]; then mv .env .env.e2e-backup; fi
+if [ -e secrets ]; then mv secrets secrets.e2e-backup; fi
 cleanup() {
     make -s prod-local-clean >/dev/null 2>&1 || true
     rm -f .env
+    rm -rf secrets
     if [ -f .env.e2e-backup ]; then mv .env.e2e-backup .env; fi
+    if [ -e secrets.e2e-backup ]; then mv secrets.e2e-backup secrets; fi
 }
 trap cleanup EXIT
 
@@ -129,6 +132,30 @@ uid=$(ps -o uid= -p "$pid" | tr -d ' ')
 [ -n "$uid" ] && [ "$uid" != 0 ] || fail "the vault-init process runs as uid '$uid'"
 modes=$(docker run --rm --entrypoint stat -v vault-init:/v "${VAULT_IMAGE:-hashicorp/vault:1.21.0}" -c '%a %u' /v /v/init.json)
 [ "$modes" = "$(printf '700 65532\n600 65532')" ] || fail "volume modes: $modes"
+
+step "production settings: app token, root revoked, keystore encrypted with age (make prod-local AGE=1)"
+rm -rf secrets
+recipient=$(make -s age-identity | tail -n 1)
+case "$recipient" in age1*) ;; *) fail "make age-identity printed no recipient: $recipient" ;; esac
+printf 'VAULT_INIT_APP_TOKEN=true\nVAULT_INIT_REVOKE_ROOT=true\nVAULT_INIT_AGE_RECIPIENT=%s\n' "$recipient" > .env
+make prod-local AGE=1 || fail "make prod-local AGE=1 failed"
+docker logs vault-init 2>&1 | grep "encrypted the plaintext keystore with age" >/dev/null || fail "the keystore was not migrated"
+files=$(docker run --rm --entrypoint ls -v vault-init:/v "${VAULT_IMAGE:-hashicorp/vault:1.21.0}" /v)
+grep -x init.json.age <<<"$files" >/dev/null || fail "no init.json.age in the volume: $files"
+grep -x init.json <<<"$files" >/dev/null && fail "plaintext init.json is still in the volume"
+app=$(docker exec vault-init vault-init app-token) || fail "vault-init app-token"
+docker logs vault-init 2>&1 | grep "IMPORTANT: Set VAULT_TOKEN=$app in your .env file" >/dev/null || fail "no banner with the app token"
+curl -sf -H "X-Vault-Token: $app" -X POST -d '{"data":{"value":"app"}}' http://localhost:8200/v1/aurora/data/users/app-secret >/dev/null || fail "the app token cannot write under users/"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $app" http://localhost:8200/v1/sys/mounts)
+[ "$code" = 403 ] || fail "the app token reads sys/mounts (HTTP $code)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $token" http://localhost:8200/v1/auth/token/lookup-self)
+[ "$code" = 403 ] || fail "the first root token still works after revocation (HTTP $code)"
+docker exec vault-init vault-init root-token >/dev/null 2>&1 && fail "root-token printed a token after revocation"
+before=$(unseals)
+docker restart vault >/dev/null
+until_ok 60 unsealed || fail "the encrypted keystore did not unseal vault after a restart"
+[ "$(unseals)" -gt "$before" ] || fail "no unseal logged"
+docker exec vault-init vault-init healthcheck || fail "healthcheck fails with the root token revoked"
 
 step "make prod-local-clean removes both volumes; the next start initializes afresh"
 make prod-local-clean || fail "make prod-local-clean"
