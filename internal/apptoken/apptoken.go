@@ -161,8 +161,12 @@ func RevokeIssued(ctx context.Context, admin *api.Client, policy, keep string) (
 			continue
 		}
 		t, err := admin.Auth().Token().LookupAccessorWithContext(ctx, acc)
-		if err != nil || t == nil {
+		var re *api.ResponseError
+		if (err != nil && errors.As(err, &re) && re.StatusCode == http.StatusBadRequest) || (err == nil && t == nil) {
 			continue // gone in the meantime
+		}
+		if err != nil {
+			return revoked, fmt.Errorf("look up a token accessor: %w", err)
 		}
 		meta, _ := t.TokenMetadata()
 		policies, _ := t.TokenPolicies()

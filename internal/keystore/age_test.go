@@ -179,3 +179,48 @@ func TestParseAgeErrors(t *testing.T) {
 		t.Fatalf("bad identity file: %v (the error must not quote it)", err)
 	}
 }
+
+// TestAgeMismatchedPairWritesNothing: a recipient that the identity does
+// not open must never replace a keystore that can be read.
+func TestAgeMismatchedPairWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := ageKeystore(t, dir)
+	if err := good.Save(sample()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, AgeFileName))
+	_, otherRecipient := ageKeystore(t, t.TempDir())
+	rs, _, err := ParseAge(otherRecipient, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mismatched := New(dir).WithAge(rs, good.age.identities)
+	changed := sample()
+	changed.PendingRevoke = []string{"accessor"}
+	if err := mismatched.Save(changed); err == nil {
+		t.Fatal("Save with a recipient the identity does not open succeeded")
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, AgeFileName)); !bytes.Equal(before, after) {
+		t.Fatal("the readable keystore was replaced")
+	}
+	if got, err := good.Load(); err != nil || !got.Equal(sample()) {
+		t.Fatalf("the keystore no longer loads: %v", err)
+	}
+
+	t.Run("migration", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := New(dir).Save(sample()); err != nil {
+			t.Fatal(err)
+		}
+		mismatched := New(dir).WithAge(rs, good.age.identities)
+		if _, err := mismatched.Migrate(); err == nil {
+			t.Fatal("Migrate with a mismatched pair succeeded")
+		}
+		if exists(filepath.Join(dir, AgeFileName)) {
+			t.Fatal("an unreadable init.json.age was written in front of init.json")
+		}
+		if got, err := New(dir).Load(); err != nil || !got.Equal(sample()) {
+			t.Fatalf("the plaintext keystore is not usable: %v", err)
+		}
+	})
+}

@@ -28,10 +28,11 @@ func New(dir string) *File {
 	return &File{dir: dir}
 }
 
-// Path is the keystore file's full path: init.json.age when the keystore is
-// encrypted (or found encrypted), init.json otherwise.
+// Path is the keystore file's full path: init.json.age when that exists, or
+// when age is on and no plaintext init.json waits to be migrated;
+// init.json otherwise.
 func (f *File) Path() string {
-	if f.Encrypted() || (!exists(f.plainPath()) && exists(f.agePath())) {
+	if exists(f.agePath()) || (f.Encrypted() && !exists(f.plainPath())) {
 		return f.agePath()
 	}
 	return f.plainPath()
@@ -142,6 +143,15 @@ func (f *File) Save(d *InitData) error {
 		enc, err := f.encrypt(raw)
 		if err != nil {
 			return err
+		}
+		// Decrypt in memory before anything is replaced: a recipient that
+		// the identity does not match must not overwrite a readable keystore.
+		plain, err := f.decrypt(enc)
+		if err != nil {
+			return fmt.Errorf("refusing to write the keystore: %w", err)
+		}
+		if back, err := decode(f.agePath(), plain); err != nil || !back.Equal(d) {
+			return errors.New("refusing to write the keystore: the encrypted copy does not decrypt to the same keys")
 		}
 		raw, name = enc, AgeFileName
 	} else if exists(f.agePath()) {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -29,6 +30,9 @@ type Nonces interface {
 	LoadNonce() (string, error) // "" when there is none
 	ClearNonce() error
 }
+
+// UpdateTimeout bounds the key submissions of one attempt.
+const UpdateTimeout = 30 * time.Second
 
 // BusyError means that someone else's generate-root attempt is in progress.
 // vault-init waits for it to finish or be cancelled; it never cancels it.
@@ -77,8 +81,12 @@ func Generate(ctx context.Context, v Vault, nonces Nonces, keys []string) (strin
 		_ = v.GenerateRootCancelWithContext(context.WithoutCancel(ctx))
 		return "", err
 	}
+	// The completing reply carries the only copy of the token: a shutdown
+	// must not cut it, so the updates run to their own timeout.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), UpdateTimeout)
+	defer cancel()
 	for i, k := range keys {
-		st, err = v.GenerateRootUpdateWithContext(ctx, k, nonce)
+		st, err = v.GenerateRootUpdateWithContext(uctx, k, nonce)
 		if err != nil {
 			return "", fmt.Errorf("generate-root: key at index %d: %w", i, err)
 		}
@@ -89,14 +97,17 @@ func Generate(ctx context.Context, v Vault, nonces Nonces, keys []string) (strin
 	if !st.Complete {
 		return "", fmt.Errorf("generate-root: %d of %d shares entered and not complete: the stored keys are not this Vault's", st.Progress, st.Required)
 	}
-	if err := nonces.ClearNonce(); err != nil {
-		return "", err
-	}
 	encoded := st.EncodedToken
 	if encoded == "" {
 		encoded = st.EncodedRootToken
 	}
-	return Decode(encoded, otp)
+	token, err := Decode(encoded, otp)
+	if err != nil {
+		return "", err
+	}
+	// A nonce record left behind is harmless: no attempt carries it now.
+	_ = nonces.ClearNonce()
+	return token, nil
 }
 
 // Decode undoes generate-root's encoding: the token's bytes xor-ed with the

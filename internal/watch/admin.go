@@ -40,9 +40,12 @@ func (n *node) adminToken(ctx context.Context) (string, func(), error) {
 	if data.RootToken != "" && !n.w.opts.RevokeRoot {
 		return data.RootToken, noop, nil
 	}
-	token := data.RootToken
-	if token == "" {
+	token, stored := data.RootToken, data.RootToken != ""
+	if !stored {
+		// One attempt at a time in this process: the nonce record is shared.
+		n.w.generating.Lock()
 		token, err = roottoken.Generate(ctx, n.client.Sys(), n.w.keys, data.GenerateRootKeys())
+		n.w.generating.Unlock()
 		if err != nil {
 			return "", noop, err
 		}
@@ -50,13 +53,27 @@ func (n *node) adminToken(ctx context.Context) (string, func(), error) {
 	}
 	c, err := n.withToken(token)
 	if err != nil {
+		return "", noop, err // a generated token is not lost to a clone: Clone fails only on a bad config
+	}
+	// giveUp drops the token after a failure before it is recorded: a
+	// generated one is revoked; the stored one is kept, since the keystore
+	// still holds it and a stored token must never be a revoked one.
+	giveUp := func(err error) (string, func(), error) {
+		if !stored {
+			_ = revoke(c, n.log)
+		}
 		return "", noop, err
 	}
-	self, err := c.Auth().Token().LookupSelfWithContext(ctx)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReleaseTimeout)
+	self, err := c.Auth().Token().LookupSelfWithContext(lctx)
+	cancel()
 	if err != nil {
-		return "", noop, fmt.Errorf("look up the root token: %w", err)
+		return giveUp(fmt.Errorf("look up the root token: %w", err))
 	}
-	accessor, _ := self.TokenAccessor()
+	accessor, err := self.TokenAccessor()
+	if err != nil || accessor == "" {
+		return giveUp(fmt.Errorf("the root token's lookup has no accessor: %v", err))
+	}
 	// Record the accessor before the token is used (and the stored token
 	// is dropped): after a crash, the next start revokes it.
 	if err := n.w.updateKeys(func(d *keystore.InitData) {
@@ -67,8 +84,7 @@ func (n *node) adminToken(ctx context.Context) (string, func(), error) {
 			d.PendingRevoke = append(d.PendingRevoke, accessor)
 		}
 	}); err != nil {
-		revoke(c, n.log)
-		return "", noop, fmt.Errorf("record the root token's revocation: %w", err)
+		return giveUp(fmt.Errorf("record the root token's revocation (the token is kept until the keystore can be written): %w", err))
 	}
 	n.revokeLeftovers(ctx, c, accessor, data.PendingRevoke)
 	release := func() {

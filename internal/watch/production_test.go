@@ -191,6 +191,38 @@ func TestAppToken(t *testing.T) {
 	})
 }
 
+// TestRevokeRootKeepsTheTokenWhenTheKeystoreIsStuck: the stored root token
+// is revoked only once the keystore no longer holds it.
+func TestRevokeRootKeepsTheTokenWhenTheKeystoreIsStuck(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dataDir := t.TempDir()
+	h := run(t, srv, dataDir, setup{})
+	h.logs.WaitFor(t, readyLog, 60*time.Second)
+	h.stop()
+	root := h.keys().RootToken
+
+	unlock, err := keystore.New(dataDir).TryLock() // another process holds the data dir
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = run(t, srv, dataDir, setup{app: appOptions(time.Hour), revokeRoot: true})
+	h.logs.WaitFor(t, "record the root token's revocation", 30*time.Second)
+	if _, err := srv.Client(root).Auth().Token().LookupSelf(); err != nil {
+		t.Fatalf("the stored root token was revoked while the keystore still holds it: %v", err)
+	}
+	if h.keys().RootToken != root {
+		t.Fatal("the keystore lost the root token")
+	}
+	unlock()
+	h.logs.WaitFor(t, `"msg":"root token revoked"`, 30*time.Second)
+	if _, err := srv.Client(root).Auth().Token().LookupSelf(); err == nil {
+		t.Fatal("the root token still works")
+	}
+	if d := h.keys(); d.RootToken != "" || !d.RootTokenRevoked {
+		t.Fatalf("keystore: %v", d)
+	}
+}
+
 // rootTokens lists the live root tokens, through a root token the test
 // generates and revokes itself.
 func rootTokens(t *testing.T, srv *vaulttest.Server, d *keystore.InitData) int {

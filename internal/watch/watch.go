@@ -101,6 +101,8 @@ type Watcher struct {
 	pauseLogged   bool      // the pause mark was logged
 	appToken      string    // an app token issued in this run, owed to the operator in a banner
 	appRenewedAt  time.Time // when the app token was last renewed
+
+	generating sync.Mutex // held around a generate-root attempt
 }
 
 // New returns a Watcher for the nodes in opts, one client each, in the same
