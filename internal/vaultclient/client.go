@@ -4,9 +4,12 @@
 package vaultclient
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -61,9 +64,19 @@ func New(cfg config.Config, addr string) (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure tls: %w", err)
 	}
+	// Every connection reports when Vault closes it: see ConnLost.
+	lost := make(chan struct{}, 1)
+	dial := transport.DialContext
+	transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &watchedConn{Conn: conn, lost: lost}, nil
+	}
 	// Wrapped only now: the api package expects an *http.Transport while
 	// it configures TLS.
-	ac.HttpClient.Transport = &limitedTransport{base: transport, max: MaxResponseBytes}
+	ac.HttpClient.Transport = &limitedTransport{base: transport, max: MaxResponseBytes, lost: lost}
 	c, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("new vault client: %w", err)
@@ -73,10 +86,42 @@ func New(cfg config.Config, addr string) (*api.Client, error) {
 	return c, nil
 }
 
+// ConnLost returns a channel that receives when Vault closes or resets one
+// of c's connections, or nil (which never receives) for a client that New
+// did not build. An idle keep-alive connection is closed by the kernel the
+// moment the Vault process dies, so this tells of a crash or restart long
+// before the next health check would. A receive may also be an ordinary
+// close by Vault: it calls for a look, not for a conclusion.
+func ConnLost(c *api.Client) <-chan struct{} {
+	if t, ok := c.CloneConfig().HttpClient.Transport.(*limitedTransport); ok {
+		return t.lost
+	}
+	return nil
+}
+
+// watchedConn signals on lost when a read fails for any reason but its own
+// Close (net.ErrClosed): the peer closed it, reset it, or it timed out.
+type watchedConn struct {
+	net.Conn
+	lost chan<- struct{}
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		select {
+		case c.lost <- struct{}{}:
+		default: // one pending signal is enough
+		}
+	}
+	return n, err
+}
+
 // limitedTransport fails a reply whose body is larger than max bytes.
 type limitedTransport struct {
 	base http.RoundTripper
 	max  int64
+	lost chan struct{} // see ConnLost
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
 
 	"github.com/aurora/vault-init/internal/config"
 )
@@ -104,5 +107,40 @@ func TestRepliesAreBounded(t *testing.T) {
 	defer srv.Close()
 	if err := health(t, config.Config{VaultAddr: srv.URL}); err != nil {
 		t.Fatalf("a reply of exactly the limit: %v", err)
+	}
+}
+
+func TestConnLost(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"initialized":true,"sealed":false}`))
+	}))
+	defer srv.Close()
+	c, err := New(config.Config{VaultAddr: srv.URL}, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := ConnLost(c)
+	if _, err := c.Sys().HealthWithContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+		t.Fatal("a connection was reported lost while it sat in the pool")
+	case <-time.After(100 * time.Millisecond):
+	}
+	// As when the Vault process dies: the server side of the idle
+	// keep-alive connection goes away.
+	srv.CloseClientConnections()
+	select {
+	case <-lost:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the closed connection was not reported")
+	}
+	plain, err := api.NewClient(api.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ConnLost(plain) != nil {
+		t.Fatal("a client that New did not build has a channel")
 	}
 }

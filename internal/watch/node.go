@@ -16,6 +16,7 @@ import (
 	"github.com/aurora/vault-init/internal/kvmount"
 	"github.com/aurora/vault-init/internal/roottoken"
 	"github.com/aurora/vault-init/internal/unseal"
+	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
@@ -29,11 +30,13 @@ type node struct {
 	unsealer *unseal.Unsealer
 	reach    *backoff.Backoff // while the node does not answer
 	errs     *backoff.Backoff // after an action failed
+	lost     <-chan struct{}  // Vault closed a connection (vaultclient.ConnLost)
 
 	state       vaultstate.State
 	observed    bool      // state holds a real observation
 	configured  bool      // the mount was checked since the node last became active
 	ready       bool      // "ready" was logged for the current active period
+	woken       bool      // the last wait was ended by a lost connection
 	joining     int       // unseal rounds in a row that ended in a pending Raft join
 	waitingJoin int       // checks in a row that found the node uninitialized, waiting for its join
 	answeredAt  time.Time // when the node last answered a health check
@@ -47,6 +50,7 @@ func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node
 		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
 		reach:    backoff.New(FirstRetry, min(w.opts.CheckInterval, MaxErrorRetry)),
 		errs:     backoff.New(FirstRetry, MaxErrorRetry),
+		lost:     vaultclient.ConnLost(client),
 	}
 }
 
@@ -54,6 +58,10 @@ func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node
 // initializer.ErrKeysUnsaved.
 func (n *node) run(ctx context.Context) error {
 	for {
+		select {
+		case <-n.lost: // a connection lost before this check is one it sees
+		default:
+		}
 		hctx, cancel := context.WithTimeout(ctx, HealthTimeout)
 		obs := vaultstate.Observe(hctx, n.client.Sys())
 		cancel()
@@ -71,7 +79,7 @@ func (n *node) run(ctx context.Context) error {
 		if n.w.opts.Once && n.done() {
 			return nil
 		}
-		if backoff.Sleep(ctx, delay) != nil {
+		if n.sleep(ctx, delay) != nil {
 			return nil
 		}
 	}
@@ -120,15 +128,6 @@ func (n *node) transition(obs vaultstate.Observation) {
 		n.w.forgetInitNode(n)
 	}
 	n.observed, n.state = true, obs.State
-}
-
-// retryCheck is the wait after a failed health check: FastPoll shortly
-// after the node last answered, the capped backoff otherwise.
-func (n *node) retryCheck() time.Duration {
-	if !n.answeredAt.IsZero() && time.Since(n.answeredAt) < FastPollFor {
-		return FastPoll
-	}
-	return n.reach.Next()
 }
 
 // step acts on one observation and says how long to wait before the next.

@@ -106,3 +106,59 @@ func TestStatesThatNeedNoAction(t *testing.T) {
 		})
 	}
 }
+
+// TestLostConnection: when Vault closes a connection, as the kernel does
+// the moment a Vault process dies, the node is checked at once and not a
+// check interval later. A server that closes every connection after
+// answering costs one check more per interval, not a busy loop.
+func TestLostConnection(t *testing.T) {
+	const standby = `{"initialized":true,"sealed":false,"standby":true}`
+	watchFor := func(t *testing.T, url string, interval, d time.Duration) {
+		t.Helper()
+		client, err := vaultclient.New(config.Config{VaultAddr: url}, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := watch.New(watch.Options{Nodes: []string{url}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
+			CheckInterval: interval}, []*api.Client{client}, keystore.New(t.TempDir()), zap.NewNop(), &vaulttest.Buffer{}, &vaulttest.Buffer{})
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		if err := w.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Run("checked at once", func(t *testing.T) {
+		f := &fakeHealth{code: 429, body: standby, calls: map[string]int{}}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		go func() {
+			for f.count("/v1/sys/health") == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			srv.CloseClientConnections()
+		}()
+		watchFor(t, srv.URL, time.Minute, 2*time.Second)
+		if n := f.count("/v1/sys/health"); n != 2 {
+			t.Fatalf("%d health checks in 2s at a 1m interval with one connection lost, want 2", n)
+		}
+	})
+	t.Run("closed after every answer", func(t *testing.T) {
+		f := &fakeHealth{code: 429, body: standby, calls: map[string]int{}}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.ServeHTTP(httptest.NewRecorder(), r) // counts it
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(buf, "HTTP/1.1 429 Too Many Requests\r\nContent-Length: %d\r\n\r\n%s", len(standby), standby)
+			buf.Flush()
+		}))
+		defer srv.Close()
+		watchFor(t, srv.URL, 100*time.Millisecond, 1500*time.Millisecond)
+		if n := f.count("/v1/sys/health"); n > 2*1500/80+2 {
+			t.Fatalf("%d health checks in 1.5s at a 100ms interval", n)
+		}
+	})
+}
