@@ -37,10 +37,9 @@ var (
 )
 
 // Vault is what the initializer asks of Vault: the api client's
-// Sys().InitStatusWithContext and Sys().InitWithContext. A non-2xx reply
+// Sys().SealStatusWithContext and Sys().InitWithContext. A non-2xx reply
 // must be an *api.ResponseError.
 type Vault interface {
-	InitStatusWithContext(ctx context.Context) (bool, error)
 	SealStatusWithContext(ctx context.Context) (*api.SealStatusResponse, error)
 	InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error)
 }
@@ -97,10 +96,13 @@ func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitD
 	}
 	defer unlock()
 	// Under the lock, ask Vault again: another vault-init sharing the data
-	// dir may have initialized it while this one waited.
-	if done, err := v.InitStatusWithContext(ctx); err != nil {
-		return nil, fmt.Errorf("read init status: %w", err)
-	} else if done {
+	// dir may have initialized it while this one waited. The same answer
+	// tells the seal type.
+	seal, err := v.SealStatusWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read seal status: %w", err)
+	}
+	if seal.Initialized {
 		return nil, ErrAlreadyInitialized
 	}
 	existing, err := in.Keys.Load()
@@ -116,10 +118,6 @@ func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitD
 		return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", filepath.Dir(in.Keys.Path()), err)
 	}
 
-	seal, err := v.SealStatusWithContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read seal status: %w", err)
-	}
 	req := &api.InitRequest{SecretShares: in.Shares, SecretThreshold: in.Threshold}
 	if seal.RecoverySeal {
 		// An auto-unseal seal keeps the root key itself; Vault hands out

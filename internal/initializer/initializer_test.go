@@ -26,23 +26,19 @@ type fakeVault struct {
 	err   error
 	ctxOK bool // whether the ctx passed was still live when the reply came
 	block chan struct{}
-	// initialized is what InitStatus answers.
+	// initialized is what SealStatus answers.
 	initialized bool
 	recovery    bool // an auto-unseal seal
 	lastReq     *api.InitRequest
 }
 
-func (f *fakeVault) InitStatusWithContext(context.Context) (bool, error) {
+func (f *fakeVault) SealStatusWithContext(context.Context) (*api.SealStatusResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.initialized, nil
-}
-
-func (f *fakeVault) SealStatusWithContext(context.Context) (*api.SealStatusResponse, error) {
 	if f.recovery {
-		return &api.SealStatusResponse{Type: "transit", RecoverySeal: true, Sealed: true}, nil
+		return &api.SealStatusResponse{Type: "transit", RecoverySeal: true, Sealed: true, Initialized: f.initialized}, nil
 	}
-	return &api.SealStatusResponse{Type: "shamir", Sealed: true}, nil
+	return &api.SealStatusResponse{Type: "shamir", Sealed: true, Initialized: f.initialized}, nil
 }
 
 func (f *fakeVault) InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error) {

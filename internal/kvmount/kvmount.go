@@ -79,13 +79,8 @@ func Ensure(ctx context.Context, v Vault, path string) (Action, error) {
 	case err == nil:
 		return Unchanged, nil
 	case errors.Is(err, ErrMissing):
-		err := v.MountWithContext(ctx, path, &api.MountInput{
-			Type:        "kv",
-			Description: "Aurora user credentials (managed by vault-init)",
-			Options:     map[string]string{"version": "2"},
-		})
-		if err != nil {
-			return "", fmt.Errorf("mount kv v2 at %s: %w", path, err)
+		if err := create(ctx, v, path); err != nil {
+			return "", err
 		}
 		return Created, nil
 	case errors.Is(err, ErrKVv1):
@@ -95,6 +90,29 @@ func Ensure(ctx context.Context, v Vault, path string) (Action, error) {
 		return Upgraded, nil
 	}
 	return "", err
+}
+
+// EnsureFresh is Ensure for a Vault that was initialized a moment ago by
+// the caller, and so has no mount but the built-in ones: it mounts at once,
+// one request instead of two. Should the mount fail (it exists after all),
+// it falls back to Ensure.
+func EnsureFresh(ctx context.Context, v Vault, path string) (Action, error) {
+	if create(ctx, v, path) == nil {
+		return Created, nil
+	}
+	return Ensure(ctx, v, path)
+}
+
+func create(ctx context.Context, v Vault, path string) error {
+	err := v.MountWithContext(ctx, path, &api.MountInput{
+		Type:        "kv",
+		Description: "Aurora user credentials (managed by vault-init)",
+		Options:     map[string]string{"version": "2"},
+	})
+	if err != nil {
+		return fmt.Errorf("mount kv v2 at %s: %w", path, err)
+	}
+	return nil
 }
 
 // OneMount is a Lister that sees only one mount, through

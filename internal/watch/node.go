@@ -198,7 +198,11 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	}
 	n.w.initialized(data)
 	n.log.Info("vault initialized")
-	return 0, nil
+	if data.AutoUnseal() {
+		return 0, nil // its seal unseals it
+	}
+	// Vault is initialized and sealed now: unseal it without another look.
+	return n.unseal(ctx), nil
 }
 
 func (n *node) unseal(ctx context.Context) time.Duration {
@@ -231,6 +235,8 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		return n.retryCheck()
 	case err != nil:
 		return n.fail(fmt.Errorf("unseal: %w", err))
+	case submitted == 0:
+		return 0 // unsealed already, by someone else: nothing to log or count
 	}
 	n.joining = 0
 	n.w.opts.Metrics.Unsealed(n.addr)
@@ -264,7 +270,11 @@ func (n *node) configure(ctx context.Context) time.Duration {
 		return n.fail(err)
 	}
 	faultinject.Point("before-mount")
-	action, err := kvmount.Ensure(ctx, c.Sys(), n.w.opts.KVMount)
+	ensure := kvmount.Ensure
+	if n.w.initializedThisRun() {
+		ensure = kvmount.EnsureFresh
+	}
+	action, err := ensure(ctx, c.Sys(), n.w.opts.KVMount)
 	if err != nil {
 		return n.fail(err)
 	}

@@ -250,6 +250,14 @@ func (w *Watcher) initialized(data *keystore.InitData) {
 	w.toldInit = true // this run initialized: "already initialized" would be wrong
 }
 
+// initializedThisRun reports whether this run initialized Vault and has
+// not configured it yet.
+func (w *Watcher) initializedThisRun() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bannerPending
+}
+
 // haveKeys reports whether vault-init holds keys (in memory or on disk).
 func (w *Watcher) haveKeys() bool {
 	w.mu.Lock()

@@ -105,13 +105,22 @@ func reference(b *testing.B, srv *vaulttest.Server) time.Duration {
 // to initialized, keys saved, unsealed and mount in place. Goal: vault-init
 // within 1.15 × the reference client, measured in the same run.
 func BenchmarkTimeToReady(b *testing.B) {
-	const rounds = 7
+	const rounds = 31
 	var vi, ref []time.Duration
 	for i := 0; i < rounds*b.N; i++ {
 		// Alternate, so drift in the machine's speed hits both alike.
 		ref = append(ref, reference(b, vaulttest.Start(b, vaulttest.Options{})))
 		vi = append(vi, readyAt(b, vaulttest.Start(b, vaulttest.Options{})))
 	}
+	// Each vault-init run is paired with the reference run just before it,
+	// on a Vault started the same way a moment earlier: the p50 of the
+	// paired ratios is less sensitive to Vault's own init time, which
+	// varies by tens of percent from one fresh Vault to the next.
+	var ratios []float64
+	for i := range vi {
+		ratios = append(ratios, float64(vi[i])/float64(ref[i]))
+	}
+	sort.Float64s(ratios)
 	p50 := func(d []time.Duration) time.Duration {
 		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 		return d[len(d)/2]
@@ -119,7 +128,9 @@ func BenchmarkTimeToReady(b *testing.B) {
 	v, r := p50(vi), p50(ref)
 	b.ReportMetric(float64(v.Microseconds())/1000, "ms-vault-init")
 	b.ReportMetric(float64(r.Microseconds())/1000, "ms-reference")
-	record("time to ready, vault-init (p50 of 7)", v)
-	record("time to ready, reference client making the same calls back to back (p50 of 7)", r)
-	recordRatio("vault-init / reference (goal ≤ 1.15)", float64(v)/float64(r))
+	record("time to ready, vault-init (p50 of 31)", v)
+	record("time to ready, reference client making the same calls back to back (p50 of 31)", r)
+	recordRatio("vault-init p50 / reference p50", float64(v)/float64(r))
+	recordRatio("vault-init / reference, p50 of the 31 paired ratios (goal ≤ 1.15)", ratios[len(ratios)/2])
+	b.ReportMetric(ratios[len(ratios)/2], "paired-ratio")
 }
