@@ -45,7 +45,7 @@ const (
 	// the node last answered: a restarted Vault is back within seconds, and
 	// should be unsealed the moment it answers. After that, the backoff
 	// (FirstRetry doubling up to the check interval) keeps an outage cheap.
-	FastPoll    = 100 * time.Millisecond
+	FastPoll    = 50 * time.Millisecond
 	FastPollFor = 30 * time.Second
 	// JoinPatience is how many unseal rounds in a row a Raft node may end
 	// "joining" before vault-init reports that it does not join.
