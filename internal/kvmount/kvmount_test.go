@@ -19,6 +19,9 @@ func (f *fakeVault) ListMountsWithContext(context.Context) (map[string]*api.Moun
 }
 
 func (f *fakeVault) MountWithContext(_ context.Context, path string, in *api.MountInput) error {
+	if _, ok := f.mounts[path+"/"]; ok {
+		return errors.New("path is already in use at " + path + "/")
+	}
 	f.writes++
 	f.mounts[path+"/"] = &api.MountOutput{Type: in.Type, Options: in.Options}
 	return nil
@@ -80,5 +83,22 @@ func TestCheckErrors(t *testing.T) {
 	f.listErr = errors.New("permission denied")
 	if _, err := Ensure(context.Background(), f, "v1"); err == nil || f.writes != 0 {
 		t.Fatalf("list error: %v, %d writes", err, f.writes)
+	}
+}
+
+func TestEnsureFresh(t *testing.T) {
+	f := &fakeVault{mounts: map[string]*api.MountOutput{}}
+	if a, err := EnsureFresh(context.Background(), f, "aurora"); err != nil || a != Created || f.writes != 1 {
+		t.Fatalf("fresh Vault: %v %v, %d writes", a, err, f.writes)
+	}
+	// The mount exists after all (a v1 one): EnsureFresh falls back to Ensure.
+	f = &fakeVault{mounts: map[string]*api.MountOutput{"aurora/": {Type: "kv", Options: map[string]string{"version": "1"}}}}
+	if a, err := EnsureFresh(context.Background(), f, "aurora"); err != nil || a != Upgraded {
+		t.Fatalf("existing v1 mount: %v %v", a, err)
+	}
+	f = &fakeVault{mounts: map[string]*api.MountOutput{"aurora/": {Type: "transit"}}}
+	var wt *WrongTypeError
+	if _, err := EnsureFresh(context.Background(), f, "aurora"); !errors.As(err, &wt) {
+		t.Fatalf("existing transit mount: %v", err)
 	}
 }

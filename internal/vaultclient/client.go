@@ -91,7 +91,9 @@ func New(cfg config.Config, addr string) (*api.Client, error) {
 // did not build. An idle keep-alive connection is closed by the kernel the
 // moment the Vault process dies, so this tells of a crash or restart long
 // before the next health check would. A receive may also be an ordinary
-// close by Vault: it calls for a look, not for a conclusion.
+// close by Vault: it calls for a look, not for a conclusion. It says nothing
+// when a proxy between vault-init and Vault keeps the connection open, nor
+// (under TLS) when a peer ends it cleanly: the next check tells then.
 func ConnLost(c *api.Client) <-chan struct{} {
 	if t, ok := c.CloneConfig().HttpClient.Transport.(*limitedTransport); ok {
 		return t.lost

@@ -198,10 +198,11 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	}
 	n.w.initialized(data)
 	n.log.Info("vault initialized")
-	if data.AutoUnseal() {
-		return 0, nil // its seal unseals it
+	if ctx.Err() != nil || len(data.Keys) == 0 {
+		return 0, nil // stopping; or an auto-unseal seal, which unseals it
 	}
 	// Vault is initialized and sealed now: unseal it without another look.
+	n.state = vaultstate.Sealed
 	return n.unseal(ctx), nil
 }
 
@@ -236,7 +237,12 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	case err != nil:
 		return n.fail(fmt.Errorf("unseal: %w", err))
 	case submitted == 0:
-		return 0 // unsealed already, by someone else: nothing to log or count
+		// Unsealed already (by someone else, or a joining follower that
+		// finished): nothing to log or count. Not 0: an address that
+		// balances over several Vaults could say "sealed" and "unsealed"
+		// in turn for ever.
+		n.log.Debug("vault was unsealed already when the keys were about to go in")
+		return FastPoll
 	}
 	n.joining = 0
 	n.w.opts.Metrics.Unsealed(n.addr)
@@ -271,7 +277,7 @@ func (n *node) configure(ctx context.Context) time.Duration {
 	}
 	faultinject.Point("before-mount")
 	ensure := kvmount.Ensure
-	if n.w.initializedThisRun() {
+	if n.w.takeFreshMount() {
 		ensure = kvmount.EnsureFresh
 	}
 	action, err := ensure(ctx, c.Sys(), n.w.opts.KVMount)

@@ -89,18 +89,19 @@ type Watcher struct {
 	init  *initializer.Initializer
 	nodes []*node
 
-	mu            sync.Mutex
-	data          *keystore.InitData // the keys last read or saved, for when the file vanishes
-	bannerPending bool               // this run initialized Vault and owes the operator the banner
-	initNode      string             // the node chosen to initialize
-	warnedMode    fs.FileMode        // the keystore mode last warned about
-	toldInit      bool               // "already initialized" was logged
-	mountDone     bool               // the mount was ensured through an active node
-	initializing  bool               // a node's init is under way
-	states        map[string]vaultstate.State
-	pauseLogged   bool      // the pause mark was logged
-	appToken      string    // an app token issued in this run, owed to the operator in a banner
-	appRenewedAt  time.Time // when the app token was last renewed
+	mu              sync.Mutex
+	data            *keystore.InitData // the keys last read or saved, for when the file vanishes
+	bannerPending   bool               // this run initialized Vault and owes the operator the banner
+	initNode        string             // the node chosen to initialize
+	warnedMode      fs.FileMode        // the keystore mode last warned about
+	toldInit        bool               // "already initialized" was logged
+	mountDone       bool               // the mount was ensured through an active node
+	initializing    bool               // a node's init is under way
+	states          map[string]vaultstate.State
+	pauseLogged     bool      // the pause mark was logged
+	appToken        string    // an app token issued in this run, owed to the operator in a banner
+	appRenewedAt    time.Time // when the app token was last renewed
+	freshMountTaken bool      // the mount-at-once of a fresh Vault was tried
 
 	generating sync.Mutex // held around a generate-root attempt
 }
@@ -250,12 +251,15 @@ func (w *Watcher) initialized(data *keystore.InitData) {
 	w.toldInit = true // this run initialized: "already initialized" would be wrong
 }
 
-// initializedThisRun reports whether this run initialized Vault and has
-// not configured it yet.
-func (w *Watcher) initializedThisRun() bool {
+// takeFreshMount reports, once, whether this run initialized Vault and has
+// not configured it yet: the mount can then be created without a look.
+// Retries look first, so that a failed setup does not POST the mount again.
+func (w *Watcher) takeFreshMount() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.bannerPending
+	fresh := w.bannerPending && !w.freshMountTaken
+	w.freshMountTaken = true
+	return fresh
 }
 
 // haveKeys reports whether vault-init holds keys (in memory or on disk).

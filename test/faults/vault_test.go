@@ -56,11 +56,11 @@ func TestMisbehavingVault(t *testing.T) {
 			if tc.mode == cut {
 				perMinute := float64(after-before) / tc.dur.Minutes()
 				figures.rate("requests per minute while Vault cannot be reached (check interval 250ms)", perMinute)
-				// For 30 s after Vault last answered, checks are 100 ms apart
-				// (80 ms with jitter at worst); then the backoff is capped at
-				// the check interval (250 ms, 200 ms with jitter). Never more.
+				// For 30 s after Vault last answered, checks are FastPoll apart
+				// (80 % of it with jitter at worst); then the backoff is capped
+				// at the check interval (250 ms, 200 ms with jitter). Never more.
 				fast := min(tc.dur, watch.FastPollFor)
-				bound := int(fast/(80*time.Millisecond)) + int((tc.dur-fast)/(200*time.Millisecond)) + 5
+				bound := int(fast/(watch.FastPoll*8/10)) + int((tc.dur-fast)/(200*time.Millisecond)) + 5
 				if n := after - before; n > bound {
 					t.Fatalf("%d requests in %v while Vault is down, more than %d", n, tc.dur, bound)
 				}
