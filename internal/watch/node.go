@@ -318,6 +318,12 @@ func (n *node) setUp(token string) time.Duration {
 // fail reports err, counts it by the state it happened in, and returns
 // the next error backoff.
 func (n *node) fail(err error) time.Duration {
+	if errors.Is(err, context.Canceled) {
+		// Only vault-init's own stop cancels (request timeouts are
+		// deadlines): a stop is not a failure.
+		n.log.Debug("stopping in the middle of a step", zap.Error(err))
+		return 0
+	}
 	kinds := map[vaultstate.State]string{vaultstate.Uninitialized: "init", vaultstate.Sealed: "unseal", vaultstate.Active: "mount"}
 	kind, ok := kinds[n.state]
 	if !ok {
