@@ -10,7 +10,6 @@ package apptoken
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,38 +74,23 @@ func EnsurePolicy(ctx context.Context, admin *api.Sys, o Options) (bool, error) 
 }
 
 // Renew renews the token that app carries, and returns its TTL. ErrInvalid
-// means the token must be issued again; it also means that the token has no
-// longer the policy, or is not periodic (somebody else's token in the file).
+// means the token must be issued again: revoked, expired, or not one that
+// vault-init issued with the policy (somebody else's token in the file).
 func Renew(ctx context.Context, app *api.Client, o Options) (time.Duration, error) {
-	s, err := app.Auth().Token().LookupSelfWithContext(ctx)
+	s, err := app.Auth().Token().RenewSelfWithContext(ctx, 0)
 	if err != nil {
 		return 0, invalid(err)
 	}
 	policies, _ := s.TokenPolicies()
-	if !slices.Contains(policies, o.Policy) || !periodic(s) {
-		return 0, fmt.Errorf("%w: it lacks policy %s or is not periodic", ErrInvalid, o.Policy)
-	}
-	s, err = app.Auth().Token().RenewSelfWithContext(ctx, 0)
-	if err != nil {
-		return 0, invalid(err)
+	meta, _ := s.TokenMetadata()
+	if !slices.Contains(policies, o.Policy) || meta[MetaKey] != MetaValue {
+		return 0, fmt.Errorf("%w: it lacks policy %s or was not issued by vault-init", ErrInvalid, o.Policy)
 	}
 	ttl, err := s.TokenTTL()
 	if err != nil {
 		return 0, fmt.Errorf("renew app token: %w", err)
 	}
 	return ttl, nil
-}
-
-// periodic reports whether a lookup shows a periodic token.
-func periodic(s *api.Secret) bool {
-	switch p := s.Data["period"].(type) {
-	case json.Number:
-		n, err := p.Int64()
-		return err == nil && n > 0
-	case float64:
-		return p > 0
-	}
-	return false
 }
 
 // invalid maps Vault's "permission denied" (what a revoked or expired token
@@ -122,7 +106,7 @@ func invalid(err error) error {
 // Issue revokes every earlier token vault-init issued with this policy and
 // creates a new one. admin must hold root (or sudo on create-orphan).
 func Issue(ctx context.Context, admin *api.Client, o Options) (string, error) {
-	if _, err := RevokeIssued(ctx, admin, o.Policy, ""); err != nil {
+	if _, err := RevokeIssued(ctx, admin, o.Policy); err != nil {
 		return "", err
 	}
 	renewable := true
@@ -143,9 +127,9 @@ func Issue(ctx context.Context, admin *api.Client, o Options) (string, error) {
 }
 
 // RevokeIssued revokes every live token that vault-init issued with the
-// policy, except the one whose accessor is keep. It lists every accessor
-// (a root-only call), so it runs only when a token is issued.
-func RevokeIssued(ctx context.Context, admin *api.Client, policy, keep string) (int, error) {
+// policy. It lists every accessor (a root-only call), so it runs only when
+// a token is issued.
+func RevokeIssued(ctx context.Context, admin *api.Client, policy string) (int, error) {
 	s, err := admin.Logical().ListWithContext(ctx, "auth/token/accessors")
 	if err != nil {
 		return 0, fmt.Errorf("list token accessors: %w", err)
@@ -157,7 +141,7 @@ func RevokeIssued(ctx context.Context, admin *api.Client, policy, keep string) (
 	revoked := 0
 	for _, k := range keys {
 		acc, _ := k.(string)
-		if acc == "" || acc == keep {
+		if acc == "" {
 			continue
 		}
 		t, err := admin.Auth().Token().LookupAccessorWithContext(ctx, acc)

@@ -47,15 +47,24 @@ func (b *Backoff) Reset() {
 // Sleep waits for d, or until ctx is done, whichever comes first. It returns
 // ctx.Err() when the context ended the wait and nil otherwise.
 func Sleep(ctx context.Context, d time.Duration) error {
+	_, err := SleepOrWake(ctx, d, nil)
+	return err
+}
+
+// SleepOrWake is Sleep that also ends when wake receives (a nil wake never
+// does); woken says so.
+func SleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
 	if d <= 0 {
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-t.C:
-		return nil
+		return false, nil
+	case <-wake:
+		return true, nil
 	}
 }

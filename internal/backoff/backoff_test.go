@@ -56,3 +56,17 @@ func TestSleepHonoursContext(t *testing.T) {
 		t.Fatalf("Sleep returned %v after its delay", err)
 	}
 }
+
+func TestSleepOrWake(t *testing.T) {
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{}
+	if woken, err := SleepOrWake(context.Background(), time.Hour, wake); !woken || err != nil {
+		t.Fatalf("a pending wake-up: woken %v, err %v", woken, err)
+	}
+	if woken, err := SleepOrWake(context.Background(), time.Millisecond, wake); woken || err != nil {
+		t.Fatalf("no wake-up: woken %v, err %v", woken, err)
+	}
+	if woken, err := SleepOrWake(context.Background(), time.Millisecond, nil); woken || err != nil {
+		t.Fatalf("nil wake: woken %v, err %v", woken, err)
+	}
+}

@@ -23,20 +23,12 @@ import (
 
 // runWatch is `vault-init run`: the long-running sidecar.
 func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error {
-	cfg, err := s.load()
+	cfg, clients, keys, err := open(s)
 	if err != nil {
 		return failure(err)
 	}
 	log := newLogger(cfg, stderr)
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
-	clients, err := clientsFor(cfg)
-	if err != nil {
-		return failure(err)
-	}
-	keys, err := keystoreFor(cfg)
-	if err != nil {
-		return failure(err)
-	}
 	switch did, err := keys.Migrate(); {
 	case err != nil:
 		log.Error("keystore", zap.Error(err))
@@ -66,20 +58,12 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 
 // runStatus is `vault-init status`, or `healthcheck` when quiet.
 func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) error {
-	cfg, err := s.load()
-	if err != nil {
-		return failure(err)
-	}
-	clients, err := clientsFor(cfg)
+	cfg, clients, keys, err := open(s)
 	if err != nil {
 		return failure(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, watch.HealthTimeout)
 	defer cancel()
-	keys, err := keystoreFor(cfg)
-	if err != nil {
-		return failure(err)
-	}
 	r := status.Gather(ctx, clients, keys, cfg.KVMount, cfg.Token.Reveal())
 	if err := r.Write(out); err != nil {
 		return failure(err)
@@ -157,6 +141,21 @@ func keystoreFor(cfg config.Config) (*keystore.File, error) {
 	return ks.WithAge(rs, ids), nil
 }
 
+// open loads the configuration and opens what most commands use: a client
+// for each node, and the keystore.
+func open(s *settings) (config.Config, []*api.Client, *keystore.File, error) {
+	cfg, err := s.load()
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	clients, err := clientsFor(cfg)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	keys, err := keystoreFor(cfg)
+	return cfg, clients, keys, err
+}
+
 // clientsFor returns a client for each node of cfg, in order.
 func clientsFor(cfg config.Config) ([]*api.Client, error) {
 	var clients []*api.Client
@@ -205,11 +204,7 @@ func auditFile(spec string) string {
 // runBackup is `vault-init backup FILE`: a Raft snapshot, written atomically
 // and readable by its owner only (it holds every secret, encrypted).
 func runBackup(ctx context.Context, s *settings, stdout io.Writer, file string) error {
-	cfg, err := s.load()
-	if err != nil {
-		return failure(err)
-	}
-	clients, err := clientsFor(cfg)
+	cfg, clients, keys, err := open(s)
 	if err != nil {
 		return failure(err)
 	}
@@ -230,10 +225,6 @@ func runBackup(ctx context.Context, s *settings, stdout io.Writer, file string) 
 			"Back up its data volume instead: see \"Backing up\" in the README", storage))
 	}
 	token := cfg.Token.Reveal()
-	keys, err := keystoreFor(cfg)
-	if err != nil {
-		return failure(err)
-	}
 	if d, err := keys.Load(); err == nil && d.RootToken != "" {
 		token = d.RootToken
 	}

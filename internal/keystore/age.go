@@ -108,19 +108,25 @@ func (f *File) decrypt(raw []byte) ([]byte, error) {
 // recipients can be decrypted with the identities: keys encrypted to a
 // recipient whose identity is missing would be lost for good.
 func (f *File) checkIdentity() error {
-	probe := []byte("vault-init age probe\n")
-	enc, err := f.encrypt(probe)
+	_, err := f.encryptChecked([]byte("vault-init age probe\n"))
+	return err
+}
+
+// encryptChecked encrypts raw and decrypts the result in memory: only what
+// the identity is proven to open may replace anything on disk.
+func (f *File) encryptChecked(raw []byte) ([]byte, error) {
+	enc, err := f.encrypt(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	back, err := f.decrypt(enc)
 	if err != nil {
-		return fmt.Errorf("the age identity cannot decrypt what is encrypted to the recipient: %w", err)
+		return nil, fmt.Errorf("the age identity cannot decrypt what is encrypted to the recipient: %w", err)
 	}
-	if !bytes.Equal(back, probe) {
-		return errors.New("the age identity does not round-trip the probe")
+	if !bytes.Equal(back, raw) {
+		return nil, errors.New("the encrypted copy does not decrypt to what was encrypted")
 	}
-	return nil
+	return enc, nil
 }
 
 // Migrate brings the data dir in line with the keystore's mode, and says
@@ -183,12 +189,7 @@ func (f *File) loadEncrypted() (*InitData, error) {
 
 // removePlain removes a plaintext init.json once an encrypted copy holds
 // the same keys. (Its blocks may remain on the disk: see the README.)
-func (f *File) removePlain() error {
-	if err := os.Remove(f.plainPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove plaintext keystore: %w", err)
-	}
-	return syncDir(f.dir)
-}
+func (f *File) removePlain() error { return f.remove(FileName) }
 
 func exists(path string) bool {
 	_, err := os.Lstat(path)

@@ -22,21 +22,12 @@ type Pause struct {
 
 // SetPause writes the mark, atomically.
 func (f *File) SetPause(reason string) error {
-	if err := f.ensureDir(); err != nil {
-		return fmt.Errorf("prepare data dir: %w", err)
-	}
 	raw, _ := json.Marshal(Pause{Since: time.Now().UTC(), Reason: reason})
-	return writeAtomic(f.dir, PauseFileName, append(raw, '\n'))
+	return f.saveSmall(PauseFileName, string(raw))
 }
 
 // ClearPause removes the mark. Removing an absent mark is not an error.
-func (f *File) ClearPause() error {
-	err := os.Remove(filepath.Join(f.dir, PauseFileName))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove pause mark: %w", err)
-	}
-	return syncDir(f.dir)
-}
+func (f *File) ClearPause() error { return f.remove(PauseFileName) }
 
 // Paused returns the mark, or nil when there is none. A mark that exists
 // but cannot be read still counts as paused: when in doubt, leave Vault alone.

@@ -42,10 +42,13 @@ func (f *File) LoadNonce() (string, error) {
 }
 
 // ClearNonce removes the record. Removing an absent one is not an error.
-func (f *File) ClearNonce() error {
-	err := os.Remove(filepath.Join(f.dir, NonceFileName))
+func (f *File) ClearNonce() error { return f.remove(NonceFileName) }
+
+// remove removes a file of the data dir, durably; an absent one is no error.
+func (f *File) remove(name string) error {
+	err := os.Remove(filepath.Join(f.dir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", NonceFileName, err)
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	return syncDir(f.dir)
 }

@@ -84,19 +84,16 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 		r.FileMode, _ = ks.Mode()
 	}
 
-	app, _ := ks.LoadAppToken()
+	// Without a root token (revoked after setup), the app token sees the
+	// mount through sys/internal/ui/mounts.
+	viaApp := false
+	if token == "" {
+		token, _ = ks.LoadAppToken()
+		viaApp = token != ""
+	}
 	switch {
 	case via == nil:
 		r.MountErr = errors.New("not checked: vault is not unsealed")
-	case token == "" && app != "":
-		// The root token was revoked after setup: the app token sees the mount.
-		tc, err := via.Clone()
-		if err != nil {
-			r.MountErr = err
-			break
-		}
-		tc.SetToken(app)
-		r.MountErr = kvmount.Check(ctx, kvmount.OneMount{Client: tc, Path: mount}, mount)
 	case token == "":
 		r.MountErr = errors.New("not checked: no root token in the keystore and VAULT_TOKEN is not set")
 	default:
@@ -106,7 +103,11 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 			break
 		}
 		tc.SetToken(token)
-		r.MountErr = kvmount.Check(ctx, tc.Sys(), mount)
+		var lister kvmount.Lister = tc.Sys()
+		if viaApp {
+			lister = kvmount.OneMount{Client: tc, Path: mount}
+		}
+		r.MountErr = kvmount.Check(ctx, lister, mount)
 	}
 	return r
 }

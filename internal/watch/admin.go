@@ -60,7 +60,7 @@ func (n *node) adminToken(ctx context.Context) (string, func(), error) {
 	// still holds it and a stored token must never be a revoked one.
 	giveUp := func(err error) (string, func(), error) {
 		if !stored {
-			_ = revoke(c, n.log)
+			_ = revoke(c, n.log, "the generated root token")
 		}
 		return "", noop, err
 	}
@@ -88,12 +88,10 @@ func (n *node) adminToken(ctx context.Context) (string, func(), error) {
 	}
 	n.revokeLeftovers(ctx, c, accessor, data.PendingRevoke)
 	release := func() {
-		if err := revoke(c, n.log); err != nil {
-			return // still listed as pending: the next start revokes it
+		if err := revoke(c, n.log, "the root token (it stays listed in the keystore and is revoked on the next setup)"); err != nil {
+			return
 		}
-		if err := n.w.updateKeys(func(d *keystore.InitData) {
-			d.PendingRevoke = slices.DeleteFunc(d.PendingRevoke, func(a string) bool { return a == accessor })
-		}); err != nil {
+		if err := n.w.forgetPending(accessor); err != nil {
 			n.log.Warn("the root token was revoked, but the keystore still lists it as pending; the next start clears it", zap.Error(err))
 		}
 		n.log.Info("root token revoked")
@@ -114,9 +112,7 @@ func (n *node) revokeLeftovers(ctx context.Context, c *api.Client, current strin
 			n.log.Warn("could not revoke a root token left by an earlier run; retrying on the next setup", zap.Error(err))
 			continue
 		}
-		if err := n.w.updateKeys(func(d *keystore.InitData) {
-			d.PendingRevoke = slices.DeleteFunc(d.PendingRevoke, func(a string) bool { return a == acc })
-		}); err != nil {
+		if err := n.w.forgetPending(acc); err != nil {
 			n.log.Warn("could not update the keystore", zap.Error(err))
 			continue
 		}
@@ -124,12 +120,20 @@ func (n *node) revokeLeftovers(ctx context.Context, c *api.Client, current strin
 	}
 }
 
-// revoke revokes the token that c carries, even while vault-init stops.
-func revoke(c *api.Client, log *zap.Logger) error {
+// forgetPending drops a revoked root token's accessor from the keystore.
+func (w *Watcher) forgetPending(accessor string) error {
+	return w.updateKeys(func(d *keystore.InitData) {
+		d.PendingRevoke = slices.DeleteFunc(d.PendingRevoke, func(a string) bool { return a == accessor })
+	})
+}
+
+// revoke revokes the token that c carries, even while vault-init stops;
+// what names it in the error log.
+func revoke(c *api.Client, log *zap.Logger, what string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), ReleaseTimeout)
 	defer cancel()
 	if err := c.Auth().Token().RevokeSelfWithContext(ctx, ""); err != nil {
-		log.Error("could not revoke the root token; it stays listed in the keystore and is revoked on the next setup", zap.Error(err))
+		log.Error("could not revoke "+what, zap.Error(err))
 		return err
 	}
 	return nil
@@ -176,7 +180,7 @@ func (n *node) ensureAppToken(ctx context.Context, admin *api.Client) error {
 	}
 	if err := n.w.keys.SaveAppToken(token); err != nil {
 		if c, cerr := n.withToken(token); cerr == nil {
-			_ = revoke(c, n.log) // an unsaved token must not live on
+			_ = revoke(c, n.log, "the unsaved app token") // it must not live on
 		}
 		return fmt.Errorf("save the app token: %w", err)
 	}

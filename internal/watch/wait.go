@@ -3,6 +3,8 @@ package watch
 import (
 	"context"
 	"time"
+
+	"github.com/aurora/vault-init/internal/backoff"
 )
 
 // retryCheck is the wait after a failed health check: FastPoll shortly
@@ -24,20 +26,10 @@ func (n *node) sleep(ctx context.Context, d time.Duration) error {
 	if n.state.Answered() && !n.woken {
 		lost = n.lost
 	}
-	n.woken = false
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	case <-lost:
+	woken, err := backoff.SleepOrWake(ctx, d, lost)
+	if woken {
 		n.log.Debug("vault closed a connection; checking it now")
-		n.woken = true
-		return nil
 	}
+	n.woken = woken
+	return err
 }

@@ -364,11 +364,7 @@ func (w *Watcher) printBanner(root string) {
 	var err error
 	switch {
 	case w.bannerPending:
-		s := banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: w.appToken}
-		if s.RootRevoked {
-			s.Root = ""
-		}
-		err = banner.WriteSetup(w.out, s)
+		err = banner.WriteSetup(w.out, banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: w.appToken})
 	case w.appToken != "":
 		err = banner.WriteAppToken(w.out, w.appToken)
 	default:
