@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -28,11 +29,16 @@ func (p Problems) Error() string {
 // that lists every problem found, parse errors and invalid values alike.
 func Parse(lookup func(key string) string) (Config, error) {
 	var p Problems
+	unparsed := map[string]bool{} // keys whose value did not parse: Validate would see a zero
+	bad := func(key, format string, args ...any) {
+		p = append(p, key+": "+fmt.Sprintf(format, args...))
+		unparsed[key] = true
+	}
 	atoi := func(key string) int {
 		s := strings.TrimSpace(lookup(key))
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			p = append(p, fmt.Sprintf("%s: %q is not a whole number", key, s))
+			bad(key, "%q is not a whole number", s)
 		}
 		return n
 	}
@@ -71,7 +77,7 @@ func Parse(lookup func(key string) string) (Config, error) {
 		if s := strings.TrimSpace(lookup(key)); s != "" {
 			b, err := strconv.ParseBool(s)
 			if err != nil {
-				p = append(p, fmt.Sprintf("%s: %q is not true or false", key, s))
+				bad(key, "%q is not true or false", s)
 			}
 			*dst = b
 		}
@@ -83,12 +89,12 @@ func Parse(lookup func(key string) string) (Config, error) {
 	duration := func(key string, dst *time.Duration) {
 		s := strings.TrimSpace(lookup(key))
 		if s == "" {
-			p = append(p, key+": must not be empty")
+			bad(key, "must not be empty")
 			return
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			p = append(p, fmt.Sprintf("%s: %q is not a duration such as 1s or 500ms", key, s))
+			bad(key, "%q is not a duration such as 1s or 500ms", s)
 			return
 		}
 		*dst = d
@@ -96,29 +102,19 @@ func Parse(lookup func(key string) string) (Config, error) {
 	duration(KeyCheckInterval, &c.CheckInterval)
 	duration(KeyAppTokenPeriod, &c.AppTokenPeriod)
 	if err := c.Validate(); err != nil {
-		p = append(p, err.(Problems)...)
+		// A value that failed to parse fails validation too, as a zero:
+		// it is reported once, as the parse problem. Every other problem
+		// stays, several for one key included.
+		for _, s := range err.(Problems) {
+			if key, _, _ := strings.Cut(s, ":"); !unparsed[key] {
+				p = append(p, s)
+			}
+		}
 	}
-	// A value that failed to parse also fails validation (as zero); report it once.
-	p = dedupeByKey(p)
 	if len(p) > 0 {
 		return c, p
 	}
 	return c, nil
-}
-
-// dedupeByKey keeps the first problem reported for each option.
-func dedupeByKey(p Problems) Problems {
-	seen := map[string]bool{}
-	var out Problems
-	for _, s := range p {
-		key, _, _ := strings.Cut(s, ":")
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		out = append(out, s)
-	}
-	return out
 }
 
 // Validate checks a Config that is already typed. It returns a Problems
@@ -130,13 +126,15 @@ func (c Config) Validate() error {
 	}
 	if c.VaultAddr == "" && len(c.Addrs) == 0 {
 		add(KeyVaultAddr, "must not be empty")
-	} else if c.VaultAddr != "" && !validAddr(c.VaultAddr) {
-		add(KeyVaultAddr, "%q is not an http:// or https:// address with a host", c.VaultAddr)
+	} else if c.VaultAddr != "" {
+		if err := checkAddr(c.VaultAddr); err != nil {
+			add(KeyVaultAddr, "%v", err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Addrs {
-		if !validAddr(a) {
-			add(KeyAddrs, "%q is not an http:// or https:// address with a host", a)
+		if err := checkAddr(a); err != nil {
+			add(KeyAddrs, "%v", err)
 		} else if seen[a] {
 			add(KeyAddrs, "%q is listed twice", a)
 		}
@@ -145,12 +143,7 @@ func (c Config) Validate() error {
 	if c.InitAddr != "" && !slices.Contains(c.Nodes(), c.InitAddr) {
 		add(KeyInitAddr, "%q is not one of the nodes (%s)", c.InitAddr, strings.Join(c.Nodes(), ", "))
 	}
-	switch {
-	case c.RecoveryShares < 1 || c.RecoveryShares > 255:
-		add(KeyRecoveryShares, "%d is out of range (1 to 255)", c.RecoveryShares)
-	case c.RecoveryThreshold < 1 || c.RecoveryThreshold > c.RecoveryShares:
-		add(KeyRecoveryThreshold, "%d must be between 1 and recovery-shares (%d)", c.RecoveryThreshold, c.RecoveryShares)
-	}
+	checkShares(add, KeyRecoveryShares, KeyRecoveryThreshold, c.RecoveryShares, c.RecoveryThreshold)
 	if c.KVMount == "" {
 		add(KeyKVMount, "must not be empty")
 	} else if strings.Contains(c.KVMount, "..") || strings.ContainsAny(c.KVMount, " \t\n") {
@@ -162,17 +155,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		add(KeyDataDir, "must not be empty")
 	}
-	switch {
-	case c.SecretShares < 1 || c.SecretShares > 255:
-		add(KeySecretShares, "%d is out of range (1 to 255)", c.SecretShares)
-	case c.SecretThreshold < 1:
-		add(KeySecretThreshold, "%d must be at least 1", c.SecretThreshold)
-	case c.SecretThreshold > c.SecretShares:
-		add(KeySecretThreshold, "%d is above secret-shares (%d)", c.SecretThreshold, c.SecretShares)
-	case c.SecretShares > 1 && c.SecretThreshold < 2:
-		// Vault refuses this too: one share would unseal alone.
-		add(KeySecretThreshold, "must be at least 2 when secret-shares is above 1")
-	}
+	checkShares(add, KeySecretShares, KeySecretThreshold, c.SecretShares, c.SecretThreshold)
 	if c.CheckInterval < MinCheckInterval {
 		add(KeyCheckInterval, "%v is below the minimum of %v", c.CheckInterval, MinCheckInterval)
 	}
@@ -180,13 +163,20 @@ func (c Config) Validate() error {
 		add(KeyAudit, "%q is not file:/absolute/path or stdout", c.Audit)
 	}
 	if c.Listen != "" {
-		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 			add(KeyListen, "%q is not host:port (for example :9100)", c.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add(KeyListen, "%q: the port must be a number from 1 to 65535", c.Listen)
 		}
 	}
 	if c.AppToken {
-		if c.AppPolicy == "" || strings.ContainsAny(c.AppPolicy, "/ \t\n") || c.AppPolicy == "root" || c.AppPolicy == "default" {
+		switch {
+		case c.AppPolicy == "" || strings.ContainsAny(c.AppPolicy, "/ \t\n") || c.AppPolicy == "root" || c.AppPolicy == "default":
 			add(KeyAppPolicy, "%q is not a policy name vault-init may manage", c.AppPolicy)
+		case c.AppPolicy != strings.ToLower(c.AppPolicy):
+			// Vault stores policy names lowercased; the token's policy
+			// would never match the name asked for.
+			add(KeyAppPolicy, "%q has capital letters; Vault lowercases policy names: write %q", c.AppPolicy, strings.ToLower(c.AppPolicy))
 		}
 		if c.AppTokenPeriod < time.Hour {
 			add(KeyAppTokenPeriod, "%v is below the minimum of 1h (vault-init renews the token a few times per period)", c.AppTokenPeriod)
@@ -201,6 +191,11 @@ func (c Config) Validate() error {
 	if c.AgeIdentityFile != "" {
 		if _, err := os.Stat(c.AgeIdentityFile); err != nil {
 			add(KeyAgeIdentityFile, "cannot read %q: %v", c.AgeIdentityFile, unwrapPathError(err))
+		}
+		if c.AgeRecipient == "" {
+			// An identity alone reads an encrypted keystore, but every save
+			// would write it back in plaintext.
+			add(KeyAgeIdentityFile, "needs age-recipient (the identity's public key, age1...): without it the keystore would be saved unencrypted")
 		}
 	}
 	switch c.LogLevel {
@@ -233,9 +228,42 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func validAddr(a string) bool {
+// checkShares checks a shares/threshold pair by Vault's own rules, each
+// problem on its own: the threshold is compared with the shares only when
+// the shares are valid.
+func checkShares(add func(key, format string, args ...any), sharesKey, thresholdKey string, shares, threshold int) {
+	sharesOK := shares >= 1 && shares <= 255
+	if !sharesOK {
+		add(sharesKey, "%d is out of range (1 to 255)", shares)
+	}
+	switch {
+	case threshold < 1:
+		add(thresholdKey, "%d must be at least 1", threshold)
+	case !sharesOK:
+	case threshold > shares:
+		add(thresholdKey, "%d is above %s (%d)", threshold, sharesKey, shares)
+	case shares > 1 && threshold < 2:
+		// Vault refuses this too: one share would unseal alone.
+		add(thresholdKey, "must be at least 2 when %s is above 1", sharesKey)
+	}
+}
+
+// checkAddr accepts an http:// or https:// URL with a host and no user
+// information: credentials in an address would reach logs and metric
+// labels, and Vault takes none there. An error never shows a password.
+func checkAddr(a string) error {
 	u, err := url.Parse(a)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	switch {
+	case err != nil && strings.Contains(a, "@"):
+		return errors.New("is not a valid URL (not shown: it may hold a password)")
+	case err != nil:
+		return fmt.Errorf("%q is not an http:// or https:// address with a host", a)
+	case u.User != nil:
+		return fmt.Errorf("%q carries user information; remove it (Vault authenticates with tokens, and the address is logged)", u.Redacted())
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("%q is not an http:// or https:// address with a host", a)
+	}
+	return nil
 }
 
 // unwrapPathError drops the path that the caller already quotes.

@@ -152,7 +152,7 @@ func TestValidateTable(t *testing.T) {
 		{"audit file", map[string]string{KeyAudit: "file:/vault/logs/audit.log"}, ""},
 		{"audit stdout", map[string]string{KeyAudit: "stdout"}, ""},
 		{"audit relative", map[string]string{KeyAudit: "file:audit.log"}, "audit: "},
-		{"recovery threshold", map[string]string{KeyRecoveryShares: "2", KeyRecoveryThreshold: "3"}, "must be between 1 and recovery-shares"},
+		{"recovery threshold", map[string]string{KeyRecoveryShares: "2", KeyRecoveryThreshold: "3"}, "above recovery-shares"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
