@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/aurora/vault-init/internal/atomicfile"
 )
 
 // ageKeystore returns an encrypting keystore in dir and its identity, which
@@ -148,7 +150,7 @@ func TestAgeMigrate(t *testing.T) {
 		if err := ks.Save(sample()); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeAtomic(dir, FileName, []byte(encode(sample()))); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, FileName), []byte(encode(sample()))); err != nil {
 			t.Fatal(err)
 		}
 		if did, err := ks.Migrate(); err != nil || did == "" || exists(filepath.Join(dir, FileName)) {
@@ -156,7 +158,7 @@ func TestAgeMigrate(t *testing.T) {
 		}
 		other := sample()
 		other.RootToken = "hvs.other"
-		if err := writeAtomic(dir, FileName, []byte(encode(other))); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, FileName), []byte(encode(other))); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := ks.Migrate(); err == nil || !strings.Contains(err.Error(), "different keys") {

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/aurora/vault-init/internal/atomicfile"
 )
 
 // MaxFileSize bounds what Load reads. A real keystore is a few KiB; anything
@@ -50,23 +52,15 @@ func (f *File) ensureDir() error {
 	return os.Chmod(f.dir, 0o700)
 }
 
-// CheckWritable proves that a file can be created, written, synced and
-// removed in the data directory. Call it before sys/init: the init response
-// is shown only once, so the place to keep it must work before it is asked for.
+// CheckWritable proves that the data directory takes a write exactly as
+// Save does it (temp file, write, fsync, rename, directory fsync), and a
+// removal. Call it before sys/init: the init response is shown only once,
+// so the place to keep it must work before it is asked for.
 func (f *File) CheckWritable() error {
 	if err := f.ensureDir(); err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(f.dir, ".probe-*")
-	if err != nil {
-		return fmt.Errorf("create probe file: %w", err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write([]byte("vault-init write probe\n"))
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	rerr := os.Remove(name)
-	if err := errors.Join(werr, serr, cerr, rerr); err != nil {
+	if err := atomicfile.Probe(f.dir); err != nil {
 		return fmt.Errorf("write probe file: %w", err)
 	}
 	if f.Encrypted() {
@@ -153,7 +147,7 @@ func (f *File) Save(d *InitData) error {
 	if err := f.ensureDir(); err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	if err := writeAtomic(f.dir, name, raw); err != nil {
+	if err := atomicfile.Write(filepath.Join(f.dir, name), raw); err != nil {
 		return err
 	}
 	back, err := f.Load()
@@ -167,53 +161,6 @@ func (f *File) Save(d *InitData) error {
 		return f.removePlain()
 	}
 	return nil
-}
-
-// writeAtomic replaces dir/name with data so that a crash at any point
-// leaves either the old file or the new one, never a partial one.
-func writeAtomic(dir, name string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*") // CreateTemp makes it 0600
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	tmpName := tmp.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("chmod temp file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write temp file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync temp file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temp file: %w", err)
-	}
-	if err := os.Rename(tmpName, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("rename temp file: %w", err)
-	}
-	committed = true
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("sync data dir: %w", err)
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Mode returns the keystore file's permission bits, for status reports and

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aurora/vault-init/internal/atomicfile"
 )
 
 func sample() *InitData {
@@ -216,5 +218,25 @@ func TestPauseMark(t *testing.T) {
 	os.WriteFile(filepath.Join(ks.Dir(), PauseFileName), []byte("garbage"), 0o600)
 	if p, err := ks.Paused(); p == nil || err == nil {
 		t.Fatal("an unreadable mark must count as paused, with an error")
+	}
+}
+
+// TestCheckWritableProbesTheDirectorySync: on a file system that cannot
+// fsync a directory, every Save fails. The probe, which runs before
+// sys/init, must fail there too, or Vault is initialized with keys that
+// cannot be kept.
+func TestCheckWritableProbesTheDirectorySync(t *testing.T) {
+	restore := atomicfile.FailDirSyncForTest(syscall.EINVAL)
+	defer restore()
+	if err := New(t.TempDir()).Save(sample()); err == nil {
+		t.Fatal("Save succeeded although the directory cannot be synced")
+	}
+	dir := t.TempDir()
+	err := New(dir).CheckWritable()
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("CheckWritable = %v where Save fails, want the directory sync's error", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the failed probe left %d files behind", len(entries))
 	}
 }

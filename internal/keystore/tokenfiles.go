@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/aurora/vault-init/internal/atomicfile"
 )
 
 // AppTokenFileName holds the application's token, for .env.
@@ -46,11 +48,7 @@ func (f *File) ClearNonce() error { return f.remove(NonceFileName) }
 
 // remove removes a file of the data dir, durably; an absent one is no error.
 func (f *File) remove(name string) error {
-	err := os.Remove(filepath.Join(f.dir, name))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	return syncDir(f.dir)
+	return atomicfile.Remove(filepath.Join(f.dir, name))
 }
 
 // saveSmall writes a one-line file in the data dir, atomically, 0600.
@@ -58,7 +56,7 @@ func (f *File) saveSmall(name, value string) error {
 	if err := f.ensureDir(); err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	if err := writeAtomic(f.dir, name, []byte(value+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(f.dir, name), []byte(value+"\n")); err != nil {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
 	return nil
