@@ -31,17 +31,20 @@ type node struct {
 	reach    *backoff.Backoff // while the node does not answer
 	errs     *backoff.Backoff // after an action failed
 	lost     <-chan struct{}  // Vault closed a connection (vaultclient.ConnLost)
+	wake     <-chan struct{}  // ends the next wait early (another node's init ended)
 
-	state       vaultstate.State
-	observed    bool      // state holds a real observation
-	configured  bool      // the mount was checked since the node last became active
-	ready       bool      // "ready" was logged for the current active period
-	woken       bool      // the last wait was ended by a lost connection
-	joining     int       // unseal rounds in a row that ended in a pending Raft join
-	waitingJoin int       // checks in a row that found the node uninitialized, waiting for its join
-	answeredAt  time.Time // when the node last answered a health check
-	lastErr     string
-	lastErrAt   time.Time
+	state        vaultstate.State
+	observed     bool      // state holds a real observation
+	configured   bool      // the mount was checked since the node last became active
+	ready        bool      // "ready" was logged for the current active period
+	woken        bool      // the last wait was ended by a lost connection
+	joining      int       // unseal rounds in a row that ended in a pending Raft join
+	waitingJoin  int       // checks in a row that found the node uninitialized, waiting for its join
+	disagreed    int       // steps in a row that found Vault not in the state its health check said
+	unsealUnseen bool      // our last unseal has not been seen by a check yet
+	unsealedAt   time.Time // when the node was last seen unsealed, by a check or by our unseal
+	lastErr      string
+	lastErrAt    time.Time
 }
 
 func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node {
@@ -95,12 +98,13 @@ func (n *node) done() bool {
 
 // transition logs a change of state, once, and resets what a change resets.
 func (n *node) transition(obs vaultstate.Observation) {
-	if obs.State.Answered() {
-		n.answeredAt = time.Now()
+	if obs.State.Unsealed() {
+		n.unsealedAt = time.Now()
 	}
 	if n.observed && obs.State == n.state {
 		return
 	}
+	n.disagreed, n.unsealUnseen = 0, false
 	fields := []zap.Field{zap.Stringer("state", obs.State)}
 	if n.observed {
 		fields = append(fields, zap.Stringer("previous", n.state))
@@ -157,97 +161,6 @@ func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Durat
 	}
 	// Standby nodes are unsealed and serve through the active node.
 	return n.w.opts.CheckInterval, nil
-}
-
-func (n *node) initialize(ctx context.Context) (time.Duration, error) {
-	if n.w.cluster() && n.w.haveKeys() {
-		// A Raft follower reports "not initialized" until its retry_join
-		// has reached the initialized leader. It is not a second Vault.
-		n.waitingJoin++
-		if n.waitingJoin >= JoinPatience*3 {
-			n.report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
-		} else {
-			n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
-		}
-		return n.w.opts.CheckInterval, nil
-	}
-	if !n.w.mayInitialize(ctx, n) {
-		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
-		return n.w.opts.CheckInterval, nil
-	}
-	// The api client caps every request at its own timeout: sys/init gets
-	// a client of its own with the longer InitTimeout.
-	ic, err := n.client.Clone()
-	if err != nil {
-		return n.fail(fmt.Errorf("clone vault client: %w", err)), nil
-	}
-	ic.SetClientTimeout(InitTimeout)
-	n.w.setInitializing(true)
-	data, err := n.w.init.Initialize(ctx, ic.Sys())
-	n.w.setInitializing(false)
-	switch {
-	case ctx.Err() != nil && err != nil && !errors.Is(err, initializer.ErrKeysUnsaved):
-		return 0, nil // stopping
-	case errors.Is(err, initializer.ErrAlreadyInitialized):
-		n.log.Warn("vault was initialized by someone else in the meantime")
-		return 0, nil
-	case errors.Is(err, initializer.ErrKeysUnsaved):
-		return 0, err
-	case err != nil:
-		return n.fail(err), nil
-	}
-	n.w.initialized(data)
-	n.log.Info("vault initialized")
-	if ctx.Err() != nil || len(data.Keys) == 0 {
-		return 0, nil // stopping; or an auto-unseal seal, which unseals it
-	}
-	// Vault is initialized and sealed now: unseal it without another look.
-	n.state = vaultstate.Sealed
-	return n.unseal(ctx), nil
-}
-
-func (n *node) unseal(ctx context.Context) time.Duration {
-	if n.w.isInitializing() {
-		// Another node's init has answered and its keys are being saved.
-		return FastPoll
-	}
-	data, err := n.w.loadKeys()
-	if err != nil {
-		return n.fail(err)
-	}
-	submitted, err := n.unsealer.Unseal(ctx, data.Keys)
-	switch {
-	case errors.Is(err, unseal.ErrAutoUnseal):
-		n.report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
-			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
-		return n.w.opts.CheckInterval
-	case errors.Is(err, unseal.ErrJoinPending):
-		n.joining++
-		if n.joining >= JoinPatience {
-			return n.fail(fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", n.joining))
-		}
-		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
-		return n.w.opts.CheckInterval
-	case vaultstate.NotUpYet(err):
-		// Vault went away mid-unseal, or a pooled connection died with a
-		// restarted Vault (an unseal is a PUT, which Go does not retry):
-		// poll again soon, as for any check that failed.
-		n.log.Debug("vault went away during the unseal; retrying", zap.Error(err))
-		return n.retryCheck()
-	case err != nil:
-		return n.fail(fmt.Errorf("unseal: %w", err))
-	case submitted == 0:
-		// Unsealed already (by someone else, or a joining follower that
-		// finished): nothing to log or count. Not 0: an address that
-		// balances over several Vaults could say "sealed" and "unsealed"
-		// in turn for ever.
-		n.log.Debug("vault was unsealed already when the keys were about to go in")
-		return FastPoll
-	}
-	n.joining = 0
-	n.w.opts.Metrics.Unsealed(n.addr)
-	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
-	return 0
 }
 
 func (n *node) configure(ctx context.Context) time.Duration {
@@ -320,9 +233,10 @@ func (n *node) setUp(token string) time.Duration {
 func (n *node) fail(err error) time.Duration {
 	if errors.Is(err, context.Canceled) {
 		// Only vault-init's own stop cancels (request timeouts are
-		// deadlines): a stop is not a failure.
+		// deadlines): a stop is not a failure. The wait ends at once on a
+		// stop; a cancellation that is not one still waits.
 		n.log.Debug("stopping in the middle of a step", zap.Error(err))
-		return 0
+		return n.errs.Next()
 	}
 	kinds := map[vaultstate.State]string{vaultstate.Uninitialized: "init", vaultstate.Sealed: "unseal", vaultstate.Active: "mount"}
 	kind, ok := kinds[n.state]

@@ -7,8 +7,6 @@ package watch
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"sync"
@@ -96,7 +94,7 @@ type Watcher struct {
 	warnedMode      fs.FileMode        // the keystore mode last warned about
 	toldInit        bool               // "already initialized" was logged
 	mountDone       bool               // the mount was ensured through an active node
-	initializing    bool               // a node's init is under way
+	initDone        chan struct{}      // while a node's init is under way; closed when it ends
 	states          map[string]vaultstate.State
 	pauseLogged     bool      // the pause mark was logged
 	appToken        string    // an app token issued in this run, owed to the operator in a banner
@@ -193,64 +191,6 @@ func (w *Watcher) isMountDone() bool {
 // cluster reports whether more than one node is watched.
 func (w *Watcher) cluster() bool { return len(w.nodes) > 1 }
 
-// mayInitialize says whether n is the node to initialize: the configured
-// init node, or else the first node, in the configured order, that answers.
-// In a cluster, no node is initialized while any node that answers says it
-// is initialized already: the uninitialized ones are joining it.
-func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
-	if !w.cluster() {
-		return true
-	}
-	// Probe without holding the lock: the other nodes' loops need it.
-	first, anyInitialized := "", false
-	for _, c := range w.nodes {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		obs := vaultstate.Observe(pctx, c.client.Sys())
-		cancel()
-		if !obs.State.Answered() {
-			continue
-		}
-		if first == "" {
-			first = c.addr
-		}
-		if obs.State != vaultstate.Uninitialized {
-			anyInitialized = true
-		}
-	}
-	if anyInitialized {
-		n.log.Debug("another node is initialized: this one is joining it, not to be initialized")
-		return false
-	}
-	if w.opts.InitAddr != "" {
-		return n.addr == w.opts.InitAddr
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.initNode == "" && first != "" {
-		w.initNode = first
-		w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", first))
-	}
-	return w.initNode == n.addr
-}
-
-// forgetInitNode drops the choice of init node if it is n and nothing was
-// initialized yet: it went away before it could be initialized.
-func (w *Watcher) forgetInitNode(n *node) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.initNode == n.addr && w.data == nil && w.opts.InitAddr == "" {
-		w.initNode = ""
-	}
-}
-
-// initialized records the keys of a successful init.
-func (w *Watcher) initialized(data *keystore.InitData) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.data, w.bannerPending = data, true
-	w.toldInit = true // this run initialized: "already initialized" would be wrong
-}
-
 // takeFreshMount reports, once, whether this run initialized Vault and has
 // not configured it yet: the mount can then be created without a look.
 // Retries look first, so that a failed setup does not POST the mount again.
@@ -260,18 +200,6 @@ func (w *Watcher) takeFreshMount() bool {
 	fresh := w.bannerPending && !w.freshMountTaken
 	w.freshMountTaken = true
 	return fresh
-}
-
-// haveKeys reports whether vault-init holds keys (in memory or on disk).
-func (w *Watcher) haveKeys() bool {
-	w.mu.Lock()
-	mem := w.data != nil
-	w.mu.Unlock()
-	if mem {
-		return true
-	}
-	_, err := w.keys.Load()
-	return err == nil
 }
 
 // setState records a node's latest state, for Ready.
@@ -295,64 +223,6 @@ func (w *Watcher) Ready() bool {
 		}
 	}
 	return true
-}
-
-func (w *Watcher) setInitializing(on bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.initializing = on
-}
-
-func (w *Watcher) isInitializing() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.initializing
-}
-
-// sayAlreadyInitialized logs, once a run, that no banner will come.
-func (w *Watcher) sayAlreadyInitialized() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.toldInit || w.initializing {
-		return
-	}
-	w.toldInit = true
-	w.log.Info("vault was already initialized; no banner this time. Show the root token with: docker exec vault-init vault-init root-token")
-}
-
-// loadKeys reads the keystore, falling back to the copy in memory when the
-// file has gone away while vault-init runs.
-func (w *Watcher) loadKeys() (*keystore.InitData, error) {
-	data, err := w.keys.Load()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case err == nil:
-		w.data = data
-		w.checkMode()
-		return data, nil
-	case errors.Is(err, keystore.ErrNotFound) && w.data != nil:
-		w.log.Error("keystore file has disappeared; unsealing with the copy in memory. Restore it from a backup or run `vault-init status` to see what is wrong",
-			zap.String("path", w.keys.Path()))
-		return w.data, nil
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil, fmt.Errorf("vault is initialized, but %s does not exist: it was initialized by someone else. "+
-			"Unseal it by hand, or put that Vault's init.json in the data dir; vault-init changes nothing until then", w.keys.Path())
-	}
-	return nil, err
-}
-
-// checkMode warns, once per mode seen, when others may read the keystore.
-// It does not refuse to unseal: the exposure has already happened, and
-// leaving Vault sealed would add an outage to it. Call with w.mu held.
-func (w *Watcher) checkMode() {
-	mode, err := w.keys.Mode()
-	if err != nil || mode&0o077 == 0 || mode == w.warnedMode {
-		return
-	}
-	w.warnedMode = mode
-	w.log.Warn("the keystore is readable by others; whoever reads it holds root on this Vault. Fix: chmod 600 it, and consider rotating the keys (vault operator rekey)",
-		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
 }
 
 // printBanner prints what this run owes the operator, once: the banner of
@@ -393,31 +263,4 @@ func (w *Watcher) appRenewed() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.appRenewedAt
-}
-
-// updateKeys changes the keystore through change and saves it, under the
-// data dir's lock. The copy in memory follows.
-func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
-	unlock, err := w.keys.TryLock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	data, err := w.loadKeys()
-	if err != nil {
-		return err
-	}
-	next := data.Clone()
-	change(next)
-	if next.Equal(data) {
-		return nil
-	}
-	if err := w.keys.Save(next); err != nil {
-		w.opts.Metrics.SaveFailed()
-		return err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.data = next
-	return nil
 }

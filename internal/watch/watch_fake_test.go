@@ -3,52 +3,14 @@ package watch_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
-	"github.com/aurora/vault-init/internal/config"
-	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaulttest"
-	"github.com/aurora/vault-init/internal/watch"
 )
-
-// fakeHealth answers sys/health with a fixed status and body, the way a
-// node in a state a single real server cannot easily be put in would, and
-// counts every request by path.
-type fakeHealth struct {
-	mu    sync.Mutex
-	code  int
-	body  string
-	calls map[string]int
-}
-
-func (f *fakeHealth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls[r.URL.Path]++
-	if r.URL.Path != "/v1/sys/health" {
-		w.WriteHeader(500)
-		return
-	}
-	w.WriteHeader(f.code)
-	fmt.Fprint(w, f.body)
-}
-
-func (f *fakeHealth) count(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[path]
-}
 
 // TestStatesThatNeedNoAction: unsealed cluster roles are watched and left
 // alone; a removed node and odd replies are reported; nothing is initialized
@@ -70,38 +32,24 @@ func TestStatesThatNeedNoAction(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeHealth{code: tc.code, body: tc.body, calls: map[string]int{}}
+			f := newFakeVault(map[string]reply{health: {code: tc.code, body: tc.body}})
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			logs := &vaulttest.Buffer{}
-			client, err := vaultclient.New(config.Config{VaultAddr: srv.URL}, srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel))
-			w := watch.New(watch.Options{Nodes: []string{srv.URL}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-				CheckInterval: 50 * time.Millisecond}, []*api.Client{client}, keystore.New(t.TempDir()), log, &vaulttest.Buffer{}, &vaulttest.Buffer{})
 			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
-			if err := w.Run(ctx); err != nil {
-				t.Fatal(err)
-			}
+			watchFakes(ctx, t, []string{srv.URL}, t.TempDir(), 50*time.Millisecond, logs)
 			out := logs.String()
 			if !strings.Contains(out, tc.wantLog) {
 				t.Fatalf("logs lack %s:\n%s", tc.wantLog, out)
 			}
-			f.mu.Lock() // a request cut by the stop may still be in the handler
-			calls := maps.Clone(f.calls)
-			f.mu.Unlock()
-			for path, n := range calls {
-				if path != "/v1/sys/health" && n > 0 {
-					t.Fatalf("%d requests to %s; a node in this state needs none", n, path)
-				}
+			if n := f.total() - f.count(health); n > 0 {
+				t.Fatalf("%d requests other than sys/health; a node in this state needs none", n)
 			}
 			// Failed checks are retried from 250 ms capped at the interval
 			// (50 ms), with ±20 % jitter; healthy nodes are checked every 50 ms.
 			// Either way no more than one check per 40 ms.
-			if n := f.count("/v1/sys/health"); n > 1500/40+2 {
+			if n := f.count(health); n > 1500/40+2 {
 				t.Fatalf("%d health checks in 1.5s at a 50ms interval", n)
 			}
 			if strings.Count(out, `"msg":"vault state changed"`) != 1 {
@@ -119,35 +67,27 @@ func TestLostConnection(t *testing.T) {
 	const standby = `{"initialized":true,"sealed":false,"standby":true}`
 	watchFor := func(t *testing.T, url string, interval, d time.Duration) {
 		t.Helper()
-		client, err := vaultclient.New(config.Config{VaultAddr: url}, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := watch.New(watch.Options{Nodes: []string{url}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-			CheckInterval: interval}, []*api.Client{client}, keystore.New(t.TempDir()), zap.NewNop(), &vaulttest.Buffer{}, &vaulttest.Buffer{})
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
-		if err := w.Run(ctx); err != nil {
-			t.Error(err)
-		}
+		watchFakes(ctx, t, []string{url}, t.TempDir(), interval, &vaulttest.Buffer{})
 	}
 	t.Run("checked at once", func(t *testing.T) {
-		f := &fakeHealth{code: 429, body: standby, calls: map[string]int{}}
+		f := newFakeVault(map[string]reply{health: {code: 429, body: standby}})
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		go func() {
-			for f.count("/v1/sys/health") == 0 {
+			for f.count(health) == 0 {
 				time.Sleep(10 * time.Millisecond)
 			}
 			srv.CloseClientConnections()
 		}()
 		watchFor(t, srv.URL, time.Minute, 2*time.Second)
-		if n := f.count("/v1/sys/health"); n != 2 {
+		if n := f.count(health); n != 2 {
 			t.Fatalf("%d health checks in 2s at a 1m interval with one connection lost, want 2", n)
 		}
 	})
 	t.Run("closed after every answer", func(t *testing.T) {
-		f := &fakeHealth{code: 429, body: standby, calls: map[string]int{}}
+		f := newFakeVault(map[string]reply{health: {code: 429, body: standby}})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f.ServeHTTP(httptest.NewRecorder(), r) // counts it
 			conn, buf, err := w.(http.Hijacker).Hijack()
@@ -161,7 +101,7 @@ func TestLostConnection(t *testing.T) {
 		}))
 		defer srv.Close()
 		watchFor(t, srv.URL, 100*time.Millisecond, 1500*time.Millisecond)
-		if n := f.count("/v1/sys/health"); n > 2*1500/80+2 {
+		if n := f.count(health); n > 2*1500/80+2 {
 			t.Fatalf("%d health checks in 1.5s at a 100ms interval", n)
 		}
 	})

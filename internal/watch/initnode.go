@@ -1,0 +1,104 @@
+package watch
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaultstate"
+)
+
+// Which node is initialized, and what the other nodes know of that init.
+
+// mayInitialize says whether n is the node to initialize: the configured
+// init node, or else the first node, in the configured order, that answers.
+// In a cluster, no node is initialized while any node that answers says it
+// is initialized already: the uninitialized ones are joining it.
+func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
+	if !w.cluster() {
+		return true
+	}
+	// Probe without holding the lock: the other nodes' loops need it.
+	first, anyInitialized := "", false
+	for _, c := range w.nodes {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		obs := vaultstate.Observe(pctx, c.client.Sys())
+		cancel()
+		if !obs.State.Answered() {
+			continue
+		}
+		if first == "" {
+			first = c.addr
+		}
+		if obs.State != vaultstate.Uninitialized {
+			anyInitialized = true
+		}
+	}
+	if anyInitialized {
+		n.log.Debug("another node is initialized: this one is joining it, not to be initialized")
+		return false
+	}
+	if w.opts.InitAddr != "" {
+		return n.addr == w.opts.InitAddr
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.initNode == "" && first != "" {
+		w.initNode = first
+		w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", first))
+	}
+	return w.initNode == n.addr
+}
+
+// forgetInitNode drops the choice of init node if it is n and nothing was
+// initialized yet: it went away before it could be initialized.
+func (w *Watcher) forgetInitNode(n *node) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.initNode == n.addr && w.data == nil && w.opts.InitAddr == "" {
+		w.initNode = ""
+	}
+}
+
+// initialized records the keys of a successful init.
+func (w *Watcher) initialized(data *keystore.InitData) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.data, w.bannerPending = data, true
+	w.toldInit = true // this run initialized: "already initialized" would be wrong
+}
+
+// setInitializing records that a node's init starts or ends. Its end wakes
+// the nodes waiting for it.
+func (w *Watcher) setInitializing(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case on && w.initDone == nil:
+		w.initDone = make(chan struct{})
+	case !on && w.initDone != nil:
+		close(w.initDone)
+		w.initDone = nil
+	}
+}
+
+// initUnderWay returns, while a node's init is under way, a channel closed
+// when it ends; nil otherwise.
+func (w *Watcher) initUnderWay() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.initDone
+}
+
+// sayAlreadyInitialized logs, once a run, that no banner will come.
+func (w *Watcher) sayAlreadyInitialized() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.toldInit || w.initDone != nil {
+		return
+	}
+	w.toldInit = true
+	w.log.Info("vault was already initialized; no banner this time. Show the root token with: docker exec vault-init vault-init root-token")
+}

@@ -1,0 +1,87 @@
+package watch
+
+import (
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/keystore"
+)
+
+// The Watcher's hold on the keys: the keystore file, and the copy in memory
+// that outlives the file.
+
+// haveKeys reports whether vault-init holds keys (in memory or on disk).
+func (w *Watcher) haveKeys() bool {
+	w.mu.Lock()
+	mem := w.data != nil
+	w.mu.Unlock()
+	if mem {
+		return true
+	}
+	_, err := w.keys.Load()
+	return err == nil
+}
+
+// loadKeys reads the keystore, falling back to the copy in memory when the
+// file has gone away while vault-init runs.
+func (w *Watcher) loadKeys() (*keystore.InitData, error) {
+	data, err := w.keys.Load()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err == nil:
+		w.data = data
+		w.checkMode()
+		return data, nil
+	case errors.Is(err, keystore.ErrNotFound) && w.data != nil:
+		w.log.Error("keystore file has disappeared; unsealing with the copy in memory. Restore it from a backup or run `vault-init status` to see what is wrong",
+			zap.String("path", w.keys.Path()))
+		return w.data, nil
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, fmt.Errorf("vault is initialized, but %s does not exist: it was initialized by someone else. "+
+			"Unseal it by hand, or put that Vault's init.json in the data dir; vault-init changes nothing until then", w.keys.Path())
+	}
+	return nil, err
+}
+
+// checkMode warns, once per mode seen, when others may read the keystore.
+// It does not refuse to unseal: the exposure has already happened, and
+// leaving Vault sealed would add an outage to it. Call with w.mu held.
+func (w *Watcher) checkMode() {
+	mode, err := w.keys.Mode()
+	if err != nil || mode&0o077 == 0 || mode == w.warnedMode {
+		return
+	}
+	w.warnedMode = mode
+	w.log.Warn("the keystore is readable by others; whoever reads it holds root on this Vault. Fix: chmod 600 it, and consider rotating the keys (vault operator rekey)",
+		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
+}
+
+// updateKeys changes the keystore through change and saves it, under the
+// data dir's lock. The copy in memory follows.
+func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
+	unlock, err := w.keys.TryLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	data, err := w.loadKeys()
+	if err != nil {
+		return err
+	}
+	next := data.Clone()
+	change(next)
+	if next.Equal(data) {
+		return nil
+	}
+	if err := w.keys.Save(next); err != nil {
+		w.opts.Metrics.SaveFailed()
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.data = next
+	return nil
+}

@@ -1,0 +1,117 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/initializer"
+	"github.com/aurora/vault-init/internal/unseal"
+	"github.com/aurora/vault-init/internal/vaultstate"
+)
+
+// The steps for a node that is not initialized, or sealed.
+
+func (n *node) initialize(ctx context.Context) (time.Duration, error) {
+	if n.w.cluster() && n.w.haveKeys() {
+		// A Raft follower reports "not initialized" until its retry_join
+		// has reached the initialized leader. It is not a second Vault.
+		n.waitingJoin++
+		if n.waitingJoin >= JoinPatience*3 {
+			n.report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
+		} else {
+			n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
+		}
+		return n.w.opts.CheckInterval, nil
+	}
+	if !n.w.mayInitialize(ctx, n) {
+		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
+		return n.w.opts.CheckInterval, nil
+	}
+	// The api client caps every request at its own timeout: sys/init gets
+	// a client of its own with the longer InitTimeout.
+	ic, err := n.client.Clone()
+	if err != nil {
+		return n.fail(fmt.Errorf("clone vault client: %w", err)), nil
+	}
+	ic.SetClientTimeout(InitTimeout)
+	n.w.setInitializing(true)
+	data, err := n.w.init.Initialize(ctx, ic.Sys())
+	n.w.setInitializing(false)
+	switch {
+	case ctx.Err() != nil && err != nil && !errors.Is(err, initializer.ErrKeysUnsaved):
+		return 0, nil // stopping: the wait ends at once
+	case errors.Is(err, initializer.ErrAlreadyInitialized):
+		if n.disagreed == 0 {
+			n.log.Warn("vault was initialized by someone else in the meantime")
+		}
+		return n.disagreement("sys/seal-status or sys/init says it is initialized"), nil
+	case errors.Is(err, initializer.ErrKeysUnsaved):
+		return 0, err
+	case err != nil:
+		return n.fail(err), nil
+	}
+	n.w.initialized(data)
+	n.log.Info("vault initialized")
+	if ctx.Err() != nil || len(data.Keys) == 0 {
+		return 0, nil // stopping; or an auto-unseal seal, which unseals it
+	}
+	// Vault is initialized and sealed now: unseal it without another look.
+	n.state = vaultstate.Sealed
+	return n.unseal(ctx), nil
+}
+
+func (n *node) unseal(ctx context.Context) time.Duration {
+	if done := n.w.initUnderWay(); done != nil {
+		// Another node is being initialized (its keys may be being saved,
+		// for as long as the disk is full): look again the moment that ends.
+		n.wake = done
+		return n.w.opts.CheckInterval
+	}
+	data, err := n.w.loadKeys()
+	if err != nil {
+		return n.fail(err)
+	}
+	submitted, err := n.unsealer.Unseal(ctx, data.Keys)
+	switch {
+	case errors.Is(err, unseal.ErrAutoUnseal):
+		n.report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
+			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
+		return n.w.opts.CheckInterval
+	case errors.Is(err, unseal.ErrJoinPending):
+		n.joining++
+		if n.joining >= JoinPatience {
+			return n.fail(fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", n.joining))
+		}
+		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
+		return n.w.opts.CheckInterval
+	case vaultstate.NotUpYet(err):
+		// Vault went away mid-unseal, or a pooled connection died with a
+		// restarted Vault (an unseal is a PUT, which Go does not retry):
+		// poll again soon, as for any check that failed.
+		n.log.Debug("vault went away during the unseal; retrying", zap.Error(err))
+		return n.retryCheck()
+	case err != nil:
+		return n.fail(fmt.Errorf("unseal: %w", err))
+	case submitted == 0:
+		// Unsealed already (by someone else, or a joining follower that
+		// finished): nothing to count. An address that balances over
+		// several Vaults could say "sealed" and "unsealed" in turn for ever.
+		n.log.Debug("vault was unsealed already when the keys were about to go in")
+		return n.disagreement("sys/seal-status says it is unsealed")
+	}
+	n.joining = 0
+	n.w.opts.Metrics.Unsealed(n.addr)
+	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
+	n.unsealedAt = time.Now()
+	if n.unsealUnseen {
+		// The check after our last unseal still said "sealed": something
+		// seals it again at once. Unseal it again, but not in a loop.
+		return n.w.opts.CheckInterval
+	}
+	n.unsealUnseen = true
+	return 0 // the next check finds it unsealed and configures it
+}
