@@ -63,6 +63,10 @@ func Check(ctx context.Context, v Lister, path string) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("%s/: %w", path, ErrMissing)
+	case m == nil:
+		// A reply that names the mount but describes nothing: a proxy or a
+		// broken Vault. Neither "missing" nor "wrong type" would be true.
+		return fmt.Errorf("%s/: vault listed the mount without describing it", path)
 	case m.Type != "kv" && m.Type != "generic": // "generic" is kv's old name
 		return &WrongTypeError{Path: path, Type: m.Type}
 	case m.Options["version"] != "2":
