@@ -11,7 +11,7 @@ import (
 // memNonces keeps the nonce record in memory.
 type memNonces struct{ nonce string }
 
-func (m *memNonces) SaveNonce(n string) error    { m.nonce = n; return nil }
+func (m *memNonces) SaveNonce(n string) error   { m.nonce = n; return nil }
 func (m *memNonces) LoadNonce() (string, error) { return m.nonce, nil }
 func (m *memNonces) ClearNonce() error          { m.nonce = ""; return nil }
 
