@@ -6,12 +6,23 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/aurora/vault-init/internal/cli.Version=$(VERSION)
 
 # The Vault server the tests run against: $VAULT_BIN, else `vault` on PATH,
-# else bin/vault, built from the Go module proxy by `make vault`.
+# else bin/vault-$(VAULT_VERSION), built from the Go module proxy by
+# `make vault` once per version (the version is tools/vault's dependency).
+VAULT_VERSION := $(shell sed -n 's|^[[:space:]]*github.com/hashicorp/vault v\([^ ]*\).*|\1|p' tools/vault/go.mod)
 VAULT_BIN ?= $(shell command -v vault 2>/dev/null)
 ifeq ($(strip $(VAULT_BIN)),)
-VAULT_BIN := $(CURDIR)/bin/vault
+VAULT_BIN := $(CURDIR)/bin/vault-$(VAULT_VERSION)
 endif
 export VAULT_BIN
+
+# The stack's container and volume names are the seed's (vault, vault-init,
+# vault-data, ...) unless VAULT_NAME_PREFIX is set, in the environment or in
+# .env (`make e2e` sets it, so that it never touches these).
+ifndef VAULT_NAME_PREFIX
+VAULT_NAME_PREFIX := $(shell sed -n 's/^VAULT_NAME_PREFIX=//p' .env 2>/dev/null | tail -n 1)
+endif
+export VAULT_NAME_PREFIX
+VAULT_INIT_CONTAINER := $(VAULT_NAME_PREFIX)vault-init
 
 # How long `make prod-local` waits for vault-init to report healthy.
 READY_TIMEOUT ?= 180
@@ -27,11 +38,13 @@ help: ## List the targets
 build: ## Build bin/vault-init
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-init ./cmd/vault-init
 
-vault: $(VAULT_BIN) ## Build the test Vault server into bin/vault (unless VAULT_BIN or PATH has one)
+vault: $(VAULT_BIN) ## Build the test Vault server into bin/vault-VERSION (unless VAULT_BIN or PATH has one)
 
-$(CURDIR)/bin/vault:
-	@echo "building the test Vault server (first time: ~4 GB of modules, 15-25 min on 2 cores)"
-	cd tools/vault && CGO_ENABLED=0 $(GO) build -o $(CURDIR)/bin/vault .
+# bin/vault links to it, for a plain `go test` (internal/vaulttest looks there).
+$(CURDIR)/bin/vault-$(VAULT_VERSION):
+	@echo "building the test Vault server $(VAULT_VERSION) (first time: ~4 GB of modules, 15-25 min on 2 cores)"
+	cd tools/vault && CGO_ENABLED=0 $(GO) build -o $@.tmp . && mv $@.tmp $@
+	ln -sfn $(notdir $@) $(CURDIR)/bin/vault
 
 test: vault ## Run every test: unit and integration (-race), static deploy checks, short fault suite, short fuzzing
 	$(GO) test -race -count=1 -timeout 30m ./...
@@ -49,15 +62,16 @@ fuzz: ## Fuzz the keystore decoder, config parsing and Vault reply handling, FUZ
 	$(GO) test -run='^$$' -fuzz='^FuzzObserve$$' -fuzztime=$(FUZZTIME) ./internal/vaultstate
 	$(GO) test -run='^$$' -fuzz='^FuzzUnsealReplies$$' -fuzztime=$(FUZZTIME) ./internal/unseal
 
-e2e: vault ## The seed's flows end to end on a real Docker engine (stand-in images without a registry)
-	test/e2e/e2e.sh
+e2e: vault ## The seed's flows end to end on Docker, under names of its own (stand-in images without a registry)
+	VERSION=$(VERSION) test/e2e/e2e.sh
 
 bench: vault ## Measure vault-init against real Vault servers; write BENCHMARKS.md
 	scripts/bench.sh
 
-lint: ## gofmt and go vet
+lint: ## gofmt and go vet (also with -tags faultinject, which test/faults needs)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags faultinject ./...
 	cd test/deploy && $(GO) vet ./...
 
 # AGE=1 adds docker-compose.age.yml: the keystore encrypted with age.
@@ -65,16 +79,18 @@ PROD := $(COMPOSE)$(if $(AGE), -f docker-compose.yml -f docker-compose.age.yml)
 
 prod-local: ## Build and start Vault and vault-init with Docker Compose, and wait until Vault is ready (AGE=1: encrypted keystore)
 	VERSION=$(VERSION) $(PROD) up -d --build
-	@scripts/wait-healthy.sh vault-init $(READY_TIMEOUT)
+	@scripts/wait-healthy.sh $(VAULT_INIT_CONTAINER) $(READY_TIMEOUT)
 	@echo
 	@echo 'Vault is initialized, unsealed, and the aurora KV v2 mount is in place.'
-	@echo 'Root token (first start only): docker logs vault-init 2>&1 | grep "Root Token:"'
-	@echo 'Shown again at any time:       docker exec vault-init vault-init root-token'
+	@echo 'Root token (first start only): docker logs $(VAULT_INIT_CONTAINER) 2>&1 | grep "Root Token:"'
+	@echo 'Shown again at any time:       docker exec $(VAULT_INIT_CONTAINER) vault-init root-token'
 
+# The identity is yours (to back it up), group 65532 and mode 0440: vault-init's
+# image runs as 65532:65532 and reads it through the group.
 age-identity: ## Write secrets/vault-init-age.txt, an age identity for AGE=1, and print its recipient for .env
-	@mkdir -p secrets
+	@mkdir -p -m 0700 secrets
 	VERSION=$(VERSION) $(COMPOSE) build vault-init
-	@docker run --rm --user 0 -v "$(CURDIR)/secrets:/out" vault-init:local age-identity /out/vault-init-age.txt --owner 65532
+	@docker run --rm --user 0 -v "$(CURDIR)/secrets:/out" $(VAULT_NAME_PREFIX)vault-init:local age-identity /out/vault-init-age.txt --owner $$(id -u):65532
 
 down: ## Stop and remove the containers; keep the vault-data and vault-init volumes
 	$(COMPOSE) down
@@ -85,8 +101,8 @@ prod-local-clean: ## Remove the containers and both volumes (the keys and all se
 HA := $(COMPOSE) -f docker-compose.ha.yml
 ha-up: ## Start the three-node Raft cluster of docker-compose.ha.yml and wait until vault-init reports it ready
 	VERSION=$(VERSION) $(HA) up -d --build
-	@scripts/wait-healthy.sh vault-init $(READY_TIMEOUT)
-	@echo 'Root token (first start only): docker logs vault-init 2>&1 | grep "Root Token:"'
+	@scripts/wait-healthy.sh $(VAULT_INIT_CONTAINER) $(READY_TIMEOUT)
+	@echo 'Root token (first start only): docker logs $(VAULT_INIT_CONTAINER) 2>&1 | grep "Root Token:"'
 
 ha-down: ## Stop the HA cluster; keep its volumes
 	$(HA) down
@@ -95,7 +111,7 @@ ha-clean: ## Remove the HA cluster and its volumes
 	$(HA) down -v
 
 logs: ## Follow vault-init's logs
-	docker logs -f vault-init
+	docker logs -f $(VAULT_INIT_CONTAINER)
 
 status: ## vault-init status, inside the container
-	docker exec vault-init vault-init status
+	docker exec $(VAULT_INIT_CONTAINER) vault-init status
