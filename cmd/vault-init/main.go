@@ -1,5 +1,5 @@
 // Command vault-init initializes, unseals and configures a HashiCorp Vault
-// (or OpenBao) that runs next to it. See the README for how to use it.
+// that runs next to it. See the README and docs/ for how to use it.
 package main
 
 import (
