@@ -32,7 +32,7 @@ type ageKeys struct {
 // Without identities it can write nothing (what it writes must be read back)
 // and read no encrypted keystore.
 func (f *File) WithAge(recipients []age.Recipient, identities []age.Identity) *File {
-	return &File{dir: f.dir, age: &ageKeys{recipients: recipients, identities: identities}}
+	return &File{dataDir: f.dataDir, age: &ageKeys{recipients: recipients, identities: identities}}
 }
 
 // Encrypted reports whether the keystore is written encrypted.
@@ -68,8 +68,8 @@ func ParseAge(recipient, identityFile string) ([]age.Recipient, []age.Identity, 
 	return rs, ids, nil
 }
 
-func (f *File) agePath() string   { return filepath.Join(f.dir, AgeFileName) }
-func (f *File) plainPath() string { return filepath.Join(f.dir, FileName) }
+func (f *File) agePath() string   { return filepath.Join(f.Dir(), AgeFileName) }
+func (f *File) plainPath() string { return filepath.Join(f.Dir(), FileName) }
 
 // encrypt seals raw to the recipients, armored.
 func (f *File) encrypt(raw []byte) ([]byte, error) {
@@ -136,6 +136,9 @@ func (f *File) encryptChecked(raw []byte) ([]byte, error) {
 // init.json alone (encrypting to a recipient whose identity is not at hand
 // could lock the keys away) and returns an error that says so.
 func (f *File) Migrate() (string, error) {
+	if _, err := f.where(); err != nil {
+		return "", err
+	}
 	if !f.Encrypted() {
 		if exists(f.agePath()) && exists(f.plainPath()) {
 			return "", fmt.Errorf("both %s and %s exist: remove the one that is not current", f.plainPath(), f.agePath())

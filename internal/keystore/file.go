@@ -17,17 +17,19 @@ import (
 // larger is not one.
 const MaxFileSize = 1 << 20
 
-// File is the keystore on disk: <dir>/init.json, 0600, in a 0700 directory.
-// Its methods may be called from several goroutines, but two processes must
-// not write the same directory at once (the caller serializes them).
+// File is the keystore on disk: init.json, 0600, in a 0700 directory, the
+// data dir or a directory of vault-init's own inside it (see Dir). Its
+// methods may be called from several goroutines, but two processes must not
+// write the same directory at once (the caller serializes them).
 type File struct {
-	dir string
-	age *ageKeys // nil: plaintext
+	dataDir string
+	age     *ageKeys // nil: plaintext
 }
 
-// New returns the keystore kept in dir. It touches nothing on disk.
+// New returns the keystore kept in the data dir dir. It touches nothing on
+// disk.
 func New(dir string) *File {
-	return &File{dir: dir}
+	return &File{dataDir: dir}
 }
 
 // Path is the keystore file's full path: init.json.age when that exists, or
@@ -40,27 +42,16 @@ func (f *File) Path() string {
 	return f.plainPath()
 }
 
-// Dir is the data directory.
-func (f *File) Dir() string { return f.dir }
-
-// ensureDir creates the data directory if needed and makes it 0700
-// whatever the umask, so the keys are never readable by anyone else.
-func (f *File) ensureDir() error {
-	if err := os.MkdirAll(f.dir, 0o700); err != nil {
-		return err
-	}
-	return os.Chmod(f.dir, 0o700)
-}
-
 // CheckWritable proves that the data directory takes a write exactly as
 // Save does it (temp file, write, fsync, rename, directory fsync), and a
 // removal. Call it before sys/init: the init response is shown only once,
 // so the place to keep it must work before it is asked for.
 func (f *File) CheckWritable() error {
-	if err := f.ensureDir(); err != nil {
+	dir, err := f.ensureDir()
+	if err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	if err := atomicfile.Probe(f.dir); err != nil {
+	if err := atomicfile.Probe(dir); err != nil {
 		return fmt.Errorf("write probe file: %w", err)
 	}
 	if f.Encrypted() {
@@ -73,6 +64,9 @@ func (f *File) CheckWritable() error {
 // only when the file does not exist; a file that exists but cannot be read
 // or decoded gives another error, which names the file.
 func (f *File) Load() (*InitData, error) {
+	if _, err := f.where(); err != nil {
+		return nil, err
+	}
 	d, err := f.loadEncrypted()
 	if !errors.Is(err, ErrNotFound) {
 		return d, err
@@ -144,10 +138,11 @@ func (f *File) Save(d *InitData) error {
 	} else if exists(f.agePath()) {
 		return fmt.Errorf("refusing to write a plaintext keystore beside the encrypted %s: set VAULT_INIT_AGE_RECIPIENT", f.agePath())
 	}
-	if err := f.ensureDir(); err != nil {
+	dir, err := f.ensureDir()
+	if err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(f.dir, name), raw); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), raw); err != nil {
 		return err
 	}
 	back, err := f.Load()

@@ -14,16 +14,17 @@ const LockFileName = ".lock"
 // ErrLocked means another process holds the data dir's lock.
 var ErrLocked = errors.New("data dir is locked by another process")
 
-// TryLock takes an exclusive advisory lock (flock) on <dir>/.lock without
+// TryLock takes an exclusive advisory lock (flock) on Dir()/.lock without
 // waiting. It returns ErrLocked when another process holds it. Two vault-init
 // processes sharing a data dir take it around initialization, so that only
 // one of them ever initializes. The lock goes away with the process, so a
 // crash never leaves it behind.
 func (f *File) TryLock() (unlock func(), err error) {
-	if err := f.ensureDir(); err != nil {
+	dir, err := f.ensureDir()
+	if err != nil {
 		return nil, fmt.Errorf("prepare data dir: %w", err)
 	}
-	fh, err := os.OpenFile(filepath.Join(f.dir, LockFileName), os.O_CREATE|os.O_RDWR, 0o600)
+	fh, err := os.OpenFile(filepath.Join(dir, LockFileName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}

@@ -32,11 +32,15 @@ func (f *File) ClearPause() error { return f.remove(PauseFileName) }
 // Paused returns the mark, or nil when there is none. A mark that exists
 // but cannot be read still counts as paused: when in doubt, leave Vault alone.
 func (f *File) Paused() (*Pause, error) {
-	raw, err := os.ReadFile(filepath.Join(f.dir, PauseFileName))
+	var p Pause
+	dir, err := f.where()
+	if err != nil {
+		return &p, err
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, PauseFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	var p Pause
 	if err != nil {
 		return &p, fmt.Errorf("read pause mark: %w", err)
 	}

@@ -19,7 +19,7 @@ const AppTokenFileName = "app-token"
 const NonceFileName = "generate-root.nonce"
 
 // AppTokenPath is the app token file's full path, for messages.
-func (f *File) AppTokenPath() string { return filepath.Join(f.dir, AppTokenFileName) }
+func (f *File) AppTokenPath() string { return filepath.Join(f.Dir(), AppTokenFileName) }
 
 // SaveAppToken writes the application's token, atomically, 0600.
 func (f *File) SaveAppToken(token string) error {
@@ -48,15 +48,20 @@ func (f *File) ClearNonce() error { return f.remove(NonceFileName) }
 
 // remove removes a file of the data dir, durably; an absent one is no error.
 func (f *File) remove(name string) error {
-	return atomicfile.Remove(filepath.Join(f.dir, name))
+	dir, err := f.where()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Remove(filepath.Join(dir, name))
 }
 
 // saveSmall writes a one-line file in the data dir, atomically, 0600.
 func (f *File) saveSmall(name, value string) error {
-	if err := f.ensureDir(); err != nil {
+	dir, err := f.ensureDir()
+	if err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(f.dir, name), []byte(value+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), []byte(value+"\n")); err != nil {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
 	return nil
@@ -64,7 +69,11 @@ func (f *File) saveSmall(name, value string) error {
 
 // loadSmall reads a one-line file of the data dir; ErrNotFound when absent.
 func (f *File) loadSmall(name string) (string, error) {
-	raw, err := os.ReadFile(filepath.Join(f.dir, name))
+	dir, err := f.where()
+	if err != nil {
+		return "", err
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", ErrNotFound
 	}
