@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/aurora/vault-init/internal/atomicfile"
+	"github.com/aurora/vault-init/internal/vaultclient"
 )
 
-// runBackup is `vault-init backup FILE`: a Raft snapshot, written atomically
-// and readable by its owner only (it holds every secret, encrypted).
+// runBackup is `vault-init backup FILE`: a Raft snapshot, streamed to FILE
+// whatever its size, written atomically (FILE is the whole snapshot or left
+// as it was) and readable by its owner only (it holds every secret,
+// encrypted). See vaultclient.Snapshot for its timeout.
 func runBackup(ctx context.Context, s *settings, stdout io.Writer, file string) error {
 	cfg, clients, keys, err := open(s)
 	if err != nil {
@@ -39,19 +42,18 @@ func runBackup(ctx context.Context, s *settings, stdout io.Writer, file string) 
 		token = d.RootToken
 	}
 	via.SetToken(token)
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*") // 0600
+	var size int64
+	err = atomicfile.WriteStream(file, func(w io.Writer) error {
+		n, err := vaultclient.Snapshot(ctx, via, w)
+		size = n
+		if err != nil {
+			return fmt.Errorf("take snapshot: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return failure(fmt.Errorf("backup: %w", err))
+		return failure(fmt.Errorf("backup to %s: %w", file, err))
 	}
-	defer os.Remove(tmp.Name())
-	if err := via.Sys().RaftSnapshotWithContext(ctx, tmp); err != nil {
-		tmp.Close()
-		return failure(fmt.Errorf("backup: take snapshot: %w", err))
-	}
-	if err := errors.Join(tmp.Sync(), tmp.Close(), os.Rename(tmp.Name(), file)); err != nil {
-		return failure(fmt.Errorf("backup: write %s: %w", file, err))
-	}
-	st, _ := os.Stat(file)
-	_, err = fmt.Fprintf(stdout, "wrote a raft snapshot of %s to %s (%d bytes)\n", via.Address(), file, st.Size())
+	_, err = fmt.Fprintf(stdout, "wrote a raft snapshot of %s to %s (%d bytes)\n", via.Address(), file, size)
 	return failure(err)
 }

@@ -43,7 +43,8 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// limitedTransport fails a reply whose body is larger than max bytes.
+// limitedTransport fails a reply whose body is larger than max bytes, but
+// for a request that Snapshot marked as uncapped.
 type limitedTransport struct {
 	base http.RoundTripper
 	max  int64
@@ -54,6 +55,9 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Context().Value(uncapped{}) != nil {
+		return resp, nil
 	}
 	if resp.ContentLength > t.max {
 		resp.Body.Close()
