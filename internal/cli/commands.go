@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -54,6 +55,13 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	return failure(w.Run(ctx))
 }
 
+// HealthCacheFile, in the data dir, remembers the healthcheck's last
+// successful mount check (status.MountCache). It holds no secret.
+const HealthCacheFile = ".healthcheck"
+
+// mountCheckEvery is status.DefaultMountCheckEvery; tests shorten it.
+var mountCheckEvery = status.DefaultMountCheckEvery
+
 // runStatus is `vault-init status`, or `healthcheck` when quiet.
 func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) error {
 	cfg, clients, keys, err := open(s)
@@ -62,7 +70,13 @@ func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, watch.HealthTimeout)
 	defer cancel()
-	r := status.Gather(ctx, clients, keys, cfg.KVMount, cfg.Token.Reveal())
+	// The healthcheck runs every few seconds: it asks Vault about the mount
+	// (an audited request) only every mountCheckEvery. status always asks.
+	var cache *status.MountCache
+	if quiet {
+		cache = &status.MountCache{Path: filepath.Join(cfg.DataDir, HealthCacheFile), MaxAge: mountCheckEvery}
+	}
+	r := status.Gather(ctx, clients, keys, cfg.KVMount, cfg.Token.Reveal(), cache)
 	if err := r.Write(out); err != nil {
 		return failure(err)
 	}

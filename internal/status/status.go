@@ -34,6 +34,9 @@ type Report struct {
 	CreatedAt              time.Time
 	RootToken              bool
 	FileMode               fs.FileMode
+	// MountCached: the mount was not asked about this time; a check less
+	// than MountCache.MaxAge old found it in place.
+	MountCached bool
 }
 
 // Node is one Vault node's part of the report.
@@ -56,8 +59,9 @@ func (r *Report) Ready() bool {
 
 // Gather builds a report over the nodes' clients. The mount is checked
 // through the first unsealed node (a standby forwards to the active one),
-// with the keystore's root token, or fallbackToken when it has none.
-func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount, fallbackToken string) *Report {
+// with the keystore's root token, or fallbackToken when it has none; or,
+// when cache is not nil and holds a recent success, not asked about.
+func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount, fallbackToken string, cache *MountCache) *Report {
 	r := &Report{Mount: mount, Keystore: ks.Path()}
 	var via *api.Client
 	for _, c := range clients {
@@ -91,9 +95,12 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 		token, _ = ks.LoadAppToken()
 		viaApp = token != ""
 	}
+	now := time.Now()
 	switch {
 	case via == nil:
 		r.MountErr = errors.New("not checked: vault is not unsealed")
+	case cache != nil && cache.fresh(mount, now):
+		r.MountCached = true
 	case token == "":
 		r.MountErr = errors.New("not checked: no root token in the keystore and VAULT_TOKEN is not set")
 	default:
@@ -108,6 +115,9 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 			lister = kvmount.OneMount{Client: tc, Path: mount}
 		}
 		r.MountErr = kvmount.Check(ctx, lister, mount)
+		if r.MountErr == nil && cache != nil {
+			cache.record(mount, now)
+		}
 	}
 	return r
 }
