@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,12 +87,7 @@ func TestTransitAutoUnseal(t *testing.T) {
 	if d.SealType != "transit" || !d.AutoUnseal() || len(d.RecoveryKeys) != 5 || d.RecoveryThreshold != 3 || len(d.Keys) != 0 {
 		t.Fatalf("keystore %v, want 5 transit recovery keys and no unseal keys", d)
 	}
-	vaulttest.AssertNoSecrets(t, "the logs", h.logs.String(), d)
-	for _, k := range d.RecoveryKeys {
-		if strings.Contains(h.logs.String(), k) {
-			t.Fatal("a recovery key is in the logs")
-		}
-	}
+	vaulttest.AssertNoSecrets(t, "the logs", h.logs.String(), d) // the recovery keys too
 	assertKVv2(t, srv.Client(d.RootToken))
 
 	// Restarted, it unseals itself through transit; vault-init only watches.

@@ -54,5 +54,6 @@ func remount(t *testing.T, c *api.Client, in *api.MountInput) {
 type keystoreOf struct{ resp *api.InitResponse }
 
 func (k *keystoreOf) data() *keystore.InitData {
-	return &keystore.InitData{Keys: k.resp.Keys, KeysB64: k.resp.KeysB64, RootToken: k.resp.RootToken}
+	return &keystore.InitData{Keys: k.resp.Keys, KeysB64: k.resp.KeysB64, RootToken: k.resp.RootToken,
+		RecoveryKeys: k.resp.RecoveryKeys, RecoveryKeysB64: k.resp.RecoveryKeysB64}
 }
