@@ -76,6 +76,31 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	return -1
 }
 
+// stopPromise is how soon vault-init exits after SIGTERM or SIGINT. The
+// README promises 1 s; the margin is for a loaded machine, and a real
+// regression (5 s, say) still fails.
+const stopPromise = 3 * time.Second
+
+// stop sends sig and checks that vault-init exits 0 within the promise. It
+// waits longer than that, so that a slow exit fails on the promise, with
+// the time it took.
+func (p *proc) stop(t *testing.T, sig os.Signal, phase string) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	code := p.wait(t, 30*time.Second)
+	took := time.Since(start)
+	t.Logf("figure: exited %v after signal %q %s (promise: 1s)", took.Round(time.Millisecond), sig, phase)
+	if code != 0 {
+		t.Fatalf("exit %d after signal %q %s, want 0; stderr:\n%s", code, sig, phase, p.stderr.String())
+	}
+	if took > stopPromise {
+		t.Fatalf("exited %v after signal %q %s: more than %v", took, sig, phase, stopPromise)
+	}
+}
+
 // runCmd runs vault-init to completion and returns exit code, stdout, stderr.
 func runCmd(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
@@ -125,13 +150,7 @@ func TestFirstStartThroughTheBinary(t *testing.T) {
 		t.Fatalf("root-token: exit %d", code)
 	}
 
-	// SIGTERM: exit 0, promptly.
-	start := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("exit %d after SIGTERM, want 0", code)
-	}
-	t.Logf("figure: exited %v after SIGTERM (requirement: within 1s)", time.Since(start))
+	p.stop(t, syscall.SIGTERM, "while ready")
 	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
 	if !strings.HasPrefix(p.stdout.String(), "=====") || strings.Count(p.stdout.String(), "\n") != 5 {
 		t.Fatalf("stdout holds more than the banner:\n%s", p.stdout.String())
@@ -142,12 +161,7 @@ func TestSIGTERMWhileWaiting(t *testing.T) {
 	// Nothing listens: vault-init is in its wait-for-Vault backoff.
 	p := start(t, []string{"VAULT_ADDR=http://127.0.0.1:1", "VAULT_INIT_DATA_DIR=" + t.TempDir()})
 	p.stderr.WaitFor(t, "does not answer yet", 10*time.Second)
-	start := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("exit %d, want 0", code)
-	}
-	t.Logf("figure: exited %v after SIGTERM while waiting (requirement: within 1s)", time.Since(start))
+	p.stop(t, syscall.SIGTERM, "while waiting for Vault")
 }
 
 func TestBadConfigExits2(t *testing.T) {
@@ -218,8 +232,7 @@ func TestTLSThroughTheEnvironment(t *testing.T) {
 	if srv.Health().Initialized {
 		t.Fatal("vault was initialized over an unverified connection")
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait(t, 10*time.Second)
+	p.stop(t, syscall.SIGTERM, "while refusing an unverified certificate")
 
 	dataDir := t.TempDir()
 	p = start(t, append(base, "VAULT_INIT_DATA_DIR="+dataDir, "VAULT_CACERT="+cert.CAFile))
@@ -251,8 +264,7 @@ func TestPauseResume(t *testing.T) {
 	}
 	p.stderr.WaitFor(t, "paused: vault-init does not initialize or unseal", 10*time.Second)
 	// Restarted while paused: still paused.
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait(t, 10*time.Second)
+	p.stop(t, syscall.SIGTERM, "while paused")
 	p = start(t, env)
 	p.stderr.WaitFor(t, `"reason": "incident 42"`, 10*time.Second)
 	time.Sleep(time.Second) // four check intervals

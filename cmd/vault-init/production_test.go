@@ -53,8 +53,7 @@ func TestEncryptedKeystore(t *testing.T) {
 
 	p := start(t, env)
 	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.cmd.Process.Signal(os.Interrupt)
-	p.wait(t, 10*time.Second)
+	p.stop(t, os.Interrupt, "while ready, with an encrypted keystore")
 	data := loadAge(t, dataDir, recipient, idFile)
 	if _, err := os.Stat(filepath.Join(dataDir, keystore.FileName)); !os.IsNotExist(err) {
 		t.Fatalf("a plaintext init.json exists: %v", err)
@@ -87,8 +86,7 @@ func TestEncryptedKeystore(t *testing.T) {
 		if code, out, _ := runCmd(t, base, "status"); code != 1 || !strings.Contains(out, "unusable") {
 			t.Fatalf("status without the identity: exit %d\n%s", code, out)
 		}
-		p.cmd.Process.Signal(os.Interrupt)
-		p.wait(t, 10*time.Second)
+		p.stop(t, os.Interrupt, "while the keystore cannot be decrypted")
 		if !bytes.Equal(raw, mustRead(t, filepath.Join(dataDir, keystore.AgeFileName))) {
 			t.Fatal("the encrypted keystore changed")
 		}
@@ -118,8 +116,7 @@ func TestPlaintextKeystoreMigration(t *testing.T) {
 	plain := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
 	p := start(t, plain)
 	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.cmd.Process.Signal(os.Interrupt)
-	p.wait(t, 10*time.Second)
+	p.stop(t, os.Interrupt, "while ready")
 	data, err := keystore.New(dataDir).Load()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,8 +36,10 @@ func TestCrashAtEveryPhase(t *testing.T) {
 			}
 			figures.count("fault runs", 1)
 
+			first.knows(px.initReplies()...) // the keys, even those the crash kept from the keystore
 			restart := time.Now()
 			second := run(t, px.addr(), dir)
+			second.knows(px.initReplies()...)
 			if point == "after-init-reply" {
 				// The keys died with the process, inside the measured window.
 				second.stderr.WaitFor(t, "it was initialized by someone else", 30*time.Second)
@@ -90,22 +93,38 @@ func countInits(px *proxy) int {
 	return px.puts["/v1/sys/init"]
 }
 
+// stopPromise is how soon vault-init exits after SIGTERM. The README
+// promises 1 s; the margin is for a loaded machine, and a real regression
+// (5 s, say) still fails.
+const stopPromise = 3 * time.Second
+
+// assertStopped checks an exit after a SIGTERM sent at: code 0, within the
+// promise. It waits longer than that, so that a slow exit fails on the
+// promise, with the time it took.
+func assertStopped(t *testing.T, p *proc, at time.Time, phase string) {
+	t.Helper()
+	code, signaled := p.exited(30 * time.Second)
+	took := time.Since(at)
+	if signaled || code != 0 {
+		t.Fatalf("exit code %d (signaled %v) after SIGTERM %s, want 0", code, signaled, phase)
+	}
+	figures.add("exit after SIGTERM "+phase, took)
+	if took > stopPromise {
+		t.Fatalf("exited %v after SIGTERM %s: more than %v", took, phase, stopPromise)
+	}
+}
+
 // TestSIGTERMInEveryPhase stops vault-init with SIGTERM at each boundary. It
-// must exit 0 within a second (a figure, not a pass/fail bound), and leave
-// Vault and the keystore consistent: keys saved whenever Vault was
-// initialized. A SIGTERM right after the init reply must not cost the keys.
+// must exit 0 within the promise, and leave Vault and the keystore
+// consistent: keys saved whenever Vault was initialized. A SIGTERM right
+// after the init reply must not cost the keys.
 func TestSIGTERMInEveryPhase(t *testing.T) {
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			srv := vaulttest.Start(t, vaulttest.Options{})
 			dir := t.TempDir()
 			p := run(t, srv.Addr(), dir, "VAULT_INIT_FAULT="+point+":term")
-			at := p.marker(point, 60*time.Second)
-			code, signaled := p.exited(30 * time.Second)
-			if signaled || code != 0 {
-				t.Fatalf("exit code %d (signaled %v), want 0", code, signaled)
-			}
-			figures.add("exit after SIGTERM at a phase boundary", time.Since(at))
+			assertStopped(t, p, p.marker(point, 60*time.Second), "at "+point)
 			figures.count("fault runs", 1)
 			lost(t, srv, dir, false) // initialized means saved, even when stopped right after the reply
 			if strings.Contains(p.stderr.String(), "cannot proceed") {
@@ -114,6 +133,41 @@ func TestSIGTERMInEveryPhase(t *testing.T) {
 			if point == "after-init-reply" && !strings.Contains(p.stderr.String(), "unseal keys and root token saved") {
 				t.Fatal("SIGTERM after the init reply lost the keys")
 			}
+		})
+	}
+}
+
+// TestSIGTERMWhileRunning: SIGTERM in the phases between the boundaries:
+// ready and idle, waiting for a Vault that refuses connections, and with a
+// request held by a slow Vault. Each must exit 0 within the promise.
+func TestSIGTERMWhileRunning(t *testing.T) {
+	cases := []struct {
+		phase string
+		fault func(*proxy)
+		wait  string // the log line that says vault-init is in the phase
+	}{
+		{"while ready", func(*proxy) {}, ""},
+		{"while Vault refuses connections", (*proxy).refuse, "vault does not answer yet"},
+		{"with a request held by a slow Vault", func(px *proxy) { px.mode.Store(slow) }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.phase, func(t *testing.T) {
+			_, px, p := ready(t)
+			tc.fault(px)
+			if tc.wait != "" {
+				p.stderr.WaitFor(t, tc.wait, 30*time.Second)
+			}
+			for deadline := time.Now().Add(30 * time.Second); px.mode.Load() == slow && px.delays("") == 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no request reached the slow proxy within 30s")
+				}
+			}
+			at := time.Now()
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			assertStopped(t, p, at, tc.phase)
+			figures.count("fault runs", 1)
 		})
 	}
 }

@@ -4,6 +4,7 @@ package faults
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -14,9 +15,12 @@ import (
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
-// TestSecretsStayPrivate: after a first start at debug level, with the
-// loosest umask, no key share or token is in the process's argument list
-// or environment, and the data dir and keystore are private.
+// TestSecretsStayPrivate: after a first start (init, save, unseal, mount) at
+// debug level and with the loosest umask, the secrets are in the keystore and
+// in the banner's root token line, and nowhere else vault-init could leave
+// them: no other file in the data dir (a leftover temp file, a copy), no
+// other line of its output, no file it holds open (deleted ones too); and
+// nothing in the data dir is open to group or others.
 func TestSecretsStayPrivate(t *testing.T) {
 	old := syscall.Umask(0) // inherited by vault-init
 	defer syscall.Umask(old)
@@ -24,24 +28,80 @@ func TestSecretsStayPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fresh")
 	p := run(t, srv.Addr(), dir)
 	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	p.stdout.WaitFor(t, "Root Token: ", 5*time.Second) // the output exception is there to check
 	d := loadKeys(t, dir)
-	for _, f := range []string{"cmdline", "environ"} {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", p.cmd.Process.Pid, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		vaulttest.AssertNoSecrets(t, "/proc/pid/"+f, string(raw), d)
+	keys := keystore.New(dir).Path()
+
+	files := filesUnder(t, dir)
+	if len(files) < 2 {
+		t.Fatalf("the data dir holds %v: the walk saw nothing to check", files)
 	}
-	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, keystore.FileName): 0o600,
-		filepath.Join(dir, keystore.LockFileName): 0o600} {
-		st, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
+	for path, info := range files {
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %04o with umask 0; nothing in the data dir may be open to group or others", path, info.Mode().Perm())
 		}
-		if st.Mode().Perm() != want {
-			t.Errorf("%s: mode %04o with umask 0, want %04o", path, st.Mode().Perm(), want)
+		if info.Mode().IsRegular() && path != keys {
+			vaulttest.AssertNoSecrets(t, path+" (not the keystore)", readAll(t, path), d)
 		}
 	}
-	// Every log line at debug level is scanned by run's cleanup as well.
-	vaulttest.AssertNoSecrets(t, "debug logs", p.stderr.String(), d)
+	open := openFiles(t, p.cmd.Process.Pid)
+	for name, content := range open {
+		vaulttest.AssertNoSecrets(t, "a file vault-init holds open, "+name, content, d)
+	}
+	p.assertNoSecrets(t) // stdout and stderr; again at the end, with all the output
+	t.Logf("checked %d files in the data dir, %d files vault-init holds open", len(files), len(open))
+}
+
+// filesUnder returns every file and directory under dir, dir included.
+func filesUnder(t *testing.T, dir string) map[string]fs.FileInfo {
+	t.Helper()
+	found := map[string]fs.FileInfo{}
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		found[path] = info
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// openFiles returns the content of every regular file the process holds
+// open, by the name /proc gives it ("(deleted)" for one unlinked since). It
+// reads through /proc/pid/fd, which reaches deleted files too.
+func openFiles(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(fdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		fd := filepath.Join(fdDir, e.Name())
+		info, err := os.Stat(fd)
+		if err != nil || !info.Mode().IsRegular() {
+			continue // closed since, a pipe, a socket, /dev/null
+		}
+		raw, err := os.ReadFile(fd)
+		if err != nil {
+			continue // closed since
+		}
+		name, _ := os.Readlink(fd)
+		out[name] = string(raw)
+	}
+	return out
+}
+
+func readAll(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
 }

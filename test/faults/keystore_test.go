@@ -56,6 +56,7 @@ func TestBadKeystore(t *testing.T) {
 			}
 			px := newProxy(t, srv.Addr())
 			p := run(t, px.addr(), dir)
+			p.knows(d) // the keystore the scan would read is the broken one
 			p.stderr.WaitFor(t, tc.want, 30*time.Second)
 			if tc.name != "another vault's keys" && !strings.Contains(p.stderr.String(), path) {
 				t.Fatal("the error does not name the file")
@@ -91,6 +92,7 @@ func TestBadKeystore(t *testing.T) {
 		d := t.TempDir()
 		os.WriteFile(filepath.Join(d, keystore.FileName), []byte(`{"version":1,"keys":[`), 0o600)
 		p := run(t, px.addr(), d)
+		p.knows() // nothing was ever initialized: no secret to find
 		p.stderr.WaitFor(t, "refusing to initialize: keystore cannot be read", 30*time.Second)
 		if countInits(px) != 0 || fresh.Health().Initialized {
 			t.Fatal("initialized over an unreadable keystore")

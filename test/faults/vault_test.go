@@ -3,6 +3,7 @@
 package faults
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,15 @@ func ready(t *testing.T) (*vaulttest.Server, *proxy, *proc) {
 	p := run(t, px.addr(), t.TempDir())
 	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
 	return srv, px, p
+}
+
+// failedChecksBound is the most health checks vault-init may make in d
+// while every check fails, Vault having been seen unsealed just before:
+// FastPoll apart (80 % of it, for slack) for FastPollFor, then the backoff
+// capped at the check interval (250 ms, 200 ms with jitter). Never more.
+func failedChecksBound(d time.Duration) int {
+	fast := min(d, watch.FastPollFor)
+	return int(fast/(watch.FastPoll*8/10)) + int((d-fast)/(200*time.Millisecond)) + 5
 }
 
 // TestMisbehavingVault: refused, slow, cut, half-answered and failing
@@ -50,34 +60,102 @@ func TestMisbehavingVault(t *testing.T) {
 			if err := srv.Client(d.RootToken).Sys().Seal(); err != nil { // behind the proxy's back
 				t.Fatal(err)
 			}
+			// A refused connection never reaches the proxy: count vault-init's
+			// rounds by its debug line instead.
+			const refusedRound = "vault does not answer yet"
 			before, _ := px.requests("")
+			roundsBefore := p.count(refusedRound)
 			time.Sleep(tc.dur)
 			after, _ := px.requests("")
-			if tc.mode == cut {
-				perMinute := float64(after-before) / tc.dur.Minutes()
-				figures.rate("requests per minute while Vault cannot be reached (check interval 250ms)", perMinute)
-				// For 30 s after Vault last answered, checks are FastPoll apart
-				// (80 % of it with jitter at worst); then the backoff is capped
-				// at the check interval (250 ms, 200 ms with jitter). Never more.
-				fast := min(tc.dur, watch.FastPollFor)
-				bound := int(fast/(watch.FastPoll*8/10)) + int((tc.dur-fast)/(200*time.Millisecond)) + 5
-				if n := after - before; n > bound {
-					t.Fatalf("%d requests in %v while Vault is down, more than %d", n, tc.dur, bound)
-				}
+			n := after - before
+			if tc.mode < 0 {
+				n = p.count(refusedRound) - roundsBefore
 			}
-			if tc.mode == slow && !srv.Health().Sealed {
-				// Slow, but it got through: that is recovery, not a fault.
-				figures.count("fault runs", 1)
-				return
+			figures.rate(fmt.Sprintf("requests per minute, %s (check interval 250ms)", tc.name), float64(n)/tc.dur.Minutes())
+			if bound := failedChecksBound(tc.dur); tc.mode != slow && n > bound {
+				t.Fatalf("%d requests in %v, %s: more than %d", n, tc.dur, tc.name, bound)
 			}
 			back := time.Now()
-			if tc.mode < 0 {
+			if tc.mode == slow {
+				slowRecovery(t, srv, px)
+			} else if tc.mode < 0 {
 				px.restore()
 			} else {
 				px.mode.Store(pass)
 			}
 			srv.WaitFor("unseal once Vault behaves", 60*time.Second, vaulttest.Unsealed)
 			figures.add("recovery once Vault behaves again", time.Since(back))
+			if !p.running() {
+				t.Fatal("vault-init exited")
+			}
+			figures.count("fault runs", 1)
+		})
+	}
+}
+
+// slowRecovery checks that the slow mode exercised what it is for: requests
+// held back by the proxy, and, if Vault got unsealed while slow, an unseal
+// that went through the slow proxy. Otherwise the proxy turns fast again.
+func slowRecovery(t *testing.T, srv *vaulttest.Server, px *proxy) {
+	t.Helper()
+	if px.delays("") == 0 {
+		t.Fatal("slow mode held back no request: the slow path was not exercised")
+	}
+	if srv.Health().Sealed {
+		px.mode.Store(pass)
+		return
+	}
+	if px.delays("/v1/sys/unseal") == 0 {
+		t.Fatal("vault was unsealed, but no unseal went through the slow proxy")
+	}
+	figures.count("slow-mode unseals through a 5 s latency", 1)
+}
+
+// TestVaultRepliesDisagree: Vault's endpoints contradict each other, as
+// behind a balancer over several Vaults or a proxy that rewrites replies.
+// Every round then waits at least the check interval or the error backoff
+// (250 ms less 20 % jitter), the disagreement is reported once, and Vault is
+// unsealed once the replies agree again.
+func TestVaultRepliesDisagree(t *testing.T) {
+	cases := []struct {
+		name     string
+		mode     int32
+		perRound int  // requests a round makes in this mode
+		fresh    bool // a second vault-init, with an empty data dir, meets it
+	}{
+		{"sys/health says not initialized, sys/seal-status initialized", healthUninit, 2, false},
+		{"sys/health says sealed, sys/seal-status unsealed", healthSealed, 2, false},
+		{"sys/init answers 400 already initialized", initLie, 3, true},
+	}
+	dur := short(30*time.Second, 4*time.Second)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, px, p := ready(t)
+			d := loadKeys(t, p.dir)
+			if err := srv.Client(d.RootToken).Sys().Seal(); err != nil {
+				t.Fatal(err)
+			}
+			px.mode.Store(tc.mode)
+			if tc.fresh {
+				p.cmd.Process.Kill()
+				<-p.done
+				p = run(t, px.addr(), t.TempDir())
+				p.stderr.WaitFor(t, "watching vault", 30*time.Second)
+			}
+			before, _ := px.requests("")
+			time.Sleep(dur)
+			after, _ := px.requests("")
+			figures.rate(fmt.Sprintf("requests per minute, %s (check interval 250ms)", tc.name), float64(after-before)/dur.Minutes())
+			if bound := tc.perRound*int(dur/(200*time.Millisecond)+2) + 2; after-before > bound {
+				t.Fatalf("%d requests in %v: a hot loop (at most %d)", after-before, dur, bound)
+			}
+			if n := p.count("cannot proceed"); n > 2 {
+				t.Fatalf("the disagreement was reported %d times in %v, not once", n, dur)
+			}
+			px.mode.Store(pass)
+			if !tc.fresh {
+				srv.WaitFor("unseal once the replies agree", 60*time.Second, vaulttest.Unsealed)
+			}
 			if !p.running() {
 				t.Fatal("vault-init exited")
 			}

@@ -1,0 +1,77 @@
+//go:build faultinject
+
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// knows names secrets the test has and the keystore may not: the keys of
+// a keystore the test garbles, or an init reply the proxy saw before a
+// crash. With no argument it says there are none to find.
+func (p *proc) knows(d ...*keystore.InitData) {
+	p.known, p.knownGiven = append(p.known, d...), true
+}
+
+// assertNoSecrets scans the process's output: stderr for every key share,
+// recovery key (hex and base64) and the root token; stdout the same, but
+// for the root token in the banner, its one deliberate place.
+func (p *proc) assertNoSecrets(t testing.TB) {
+	t.Helper()
+	secrets, err := secretsOf(p.dir, p.stderr.String(), p.known, p.knownGiven)
+	if err != nil {
+		t.Errorf("secret scan of vault-init's output: %v", err)
+		return
+	}
+	for _, d := range secrets {
+		vaulttest.AssertNoSecrets(t, "vault-init's stderr", p.stderr.String(), d)
+		vaulttest.AssertNoSecrets(t, "vault-init's stdout, less the banner", withoutBanner(p.stdout.String()), d)
+	}
+}
+
+// secretsOf returns what a scan looks for: the keystore in dir and the
+// secrets the test named. A keystore that exists and does not load, or
+// none after vault-init got keys (its stderr says so), is an error unless
+// the test named the secrets: a scan must never pass for want of anything
+// to look for.
+func secretsOf(dir, stderr string, known []*keystore.InitData, given bool) ([]*keystore.InitData, error) {
+	d, err := keystore.New(dir).Load()
+	switch {
+	case err == nil:
+		return append(known, d), nil
+	case given:
+		return known, nil
+	case !errors.Is(err, keystore.ErrNotFound):
+		return nil, fmt.Errorf("the keystore does not load, so the scan would look for nothing (name the secrets with knows): %w", err)
+	case gotKeys(stderr):
+		return nil, errors.New("vault-init got keys from sys/init and the keystore has none: the scan cannot know them (name them with knows)")
+	}
+	return nil, nil
+}
+
+// gotKeys reports whether vault-init's stderr shows that sys/init answered.
+func gotKeys(stderr string) bool {
+	for _, s := range []string{"FAULTINJECT after-init-reply", "unseal keys and root token saved", "could not save the unseal keys", "vault initialized"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutBanner drops the banner's token lines from stdout.
+func withoutBanner(stdout string) string {
+	var keep []string
+	for _, l := range strings.Split(stdout, "\n") {
+		if !strings.HasPrefix(l, "Root Token: ") && !strings.HasPrefix(l, "IMPORTANT: Set VAULT_TOKEN=") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
