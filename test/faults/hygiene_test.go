@@ -5,8 +5,10 @@ package faults
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +51,7 @@ func TestSecretsStayPrivate(t *testing.T) {
 		vaulttest.AssertNoSecrets(t, "a file vault-init holds open, "+name, content, d)
 	}
 	p.assertNoSecrets(t) // stdout and stderr; again at the end, with all the output
-	t.Logf("checked %d files in the data dir, %d files vault-init holds open", len(files), len(open))
+	t.Logf("checked %d files in the data dir, and the files vault-init holds open: %v", len(files), slices.Sorted(maps.Keys(open)))
 }
 
 // filesUnder returns every file and directory under dir, dir included.
