@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the two local stand-ins for the base images that `make e2e` would
 # otherwise pull, for machines that reach no image registry:
-#   vault-standin:1.21.0   the real vault binary (bin/vault, the test build) in a
+#   vault-standin:1.21.0   the real vault binary ($VAULT_BIN, else bin/vault-1.21.0,
+#                          the test build of `make vault`) in a
 #                          minimal image laid out like hashicorp/vault
 #   golang-standin:local   the local Go toolchain plus a module cache holding
 #                          every module of go.sum, so the Dockerfile builds offline
@@ -10,7 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 here="$root/test/e2e/standin"
-VAULT_BIN=${VAULT_BIN:-$root/bin/vault}
+VAULT_BIN=${VAULT_BIN:-$root/bin/vault-1.21.0}
 BUSYBOX=${BUSYBOX:-$(command -v busybox)}
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
