@@ -1,10 +1,16 @@
 package main_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +72,14 @@ func TestBackupLargeRaftVault(t *testing.T) {
 		t.Fatalf("the backup left %d files beside the snapshot", len(entries)-1)
 	}
 
+	// `backup -` streams the same kind of snapshot to stdout, and reports
+	// on stderr, so that `docker exec ... > file` gets the snapshot alone.
+	p = start(t, env, "backup", "-")
+	if code := p.wait(t, 5*time.Minute); code != 0 || !strings.Contains(p.stderr.String(), "wrote a raft snapshot") {
+		t.Fatalf("backup -: exit %d\n%s", code, p.stderr.String())
+	}
+	checkSnapshot(t, []byte(p.stdout.String()), bigSecrets*bigSecretSize)
+
 	fresh := vaulttest.Cluster(t, 1, 1)[0]
 	restore(t, fresh, file)
 	for _, key := range data.Keys[:data.SecretThreshold] {
@@ -115,4 +129,32 @@ func restore(t *testing.T, srv *vaulttest.Server, file string) {
 	// (one share); a restart reads the restored one (the original's).
 	srv.Stop()
 	srv.Restart()
+}
+
+// checkSnapshot checks that raw is a whole Raft snapshot of at least min
+// bytes of state: a gzipped tar whose state.bin matches its SHA256SUMS.
+func checkSnapshot(t *testing.T, raw []byte, min int) {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the snapshot on stdout is not gzip: %v", err)
+	}
+	files := map[string][]byte{}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the snapshot on stdout is not a whole tar archive: %v", err)
+		}
+		files[h.Name], _ = io.ReadAll(tr)
+	}
+	state := files["state.bin"]
+	sum := sha256.Sum256(state)
+	if len(state) < min || !strings.Contains(string(files["SHA256SUMS"]), hex.EncodeToString(sum[:])+"  state.bin") {
+		t.Fatalf("the snapshot on stdout: state.bin of %d bytes (want at least %d), its checksum listed: %t",
+			len(state), min, strings.Contains(string(files["SHA256SUMS"]), hex.EncodeToString(sum[:])))
+	}
 }

@@ -155,6 +155,8 @@ func pairedArgs(key, pem string) []string {
 		return []string{"--client-cert", pem}
 	case config.KeyRevokeRoot:
 		return []string{"--app-token=true"}
+	case config.KeyAgeIdentityFile:
+		return []string{"--age-recipient", "age1xyz"}
 	}
 	return nil
 }
