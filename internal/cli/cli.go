@@ -120,7 +120,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			Use:   "backup FILE",
 			Short: "Write a Raft snapshot of Vault to FILE, or to stdout with - (Raft storage only; see docs/operations.md for file storage)",
 			Args:  cobra.ExactArgs(1),
-			RunE:  func(cmd *cobra.Command, args []string) error { return runBackup(cmd.Context(), s, stdout, stderr, args[0]) },
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runBackup(cmd.Context(), s, stdout, stderr, args[0])
+			},
 		},
 		&cobra.Command{
 			Use:   "root-token",
