@@ -56,11 +56,15 @@ test-faults: vault ## The whole fault-injection suite (crashes, disk faults, a m
 	$(GO) test -tags faultinject -count=1 -timeout 60m -v ./test/faults/ 2>&1 | tee bin/faults.log | grep -E '^(=== RUN|--- |FIGURE|PASS|FAIL|ok)'
 
 FUZZTIME ?= 10s
-fuzz: ## Fuzz the keystore decoder, config parsing and Vault reply handling, FUZZTIME each
+fuzz: ## Fuzz the keystore decoder, config parsing and Vault's replies (health, unseal, mounts, audit, tokens, generate-root), FUZZTIME each
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/keystore
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config
 	$(GO) test -run='^$$' -fuzz='^FuzzObserve$$' -fuzztime=$(FUZZTIME) ./internal/vaultstate
 	$(GO) test -run='^$$' -fuzz='^FuzzUnsealReplies$$' -fuzztime=$(FUZZTIME) ./internal/unseal
+	$(GO) test -run='^$$' -fuzz='^FuzzMountReplies$$' -fuzztime=$(FUZZTIME) ./internal/kvmount
+	$(GO) test -run='^$$' -fuzz='^FuzzAuditReplies$$' -fuzztime=$(FUZZTIME) ./internal/audit
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenReplies$$' -fuzztime=$(FUZZTIME) ./internal/apptoken
+	$(GO) test -run='^$$' -fuzz='^FuzzGenerateRootReplies$$' -fuzztime=$(FUZZTIME) ./internal/roottoken
 
 e2e: vault ## The seed's flows end to end on Docker, under names of its own (stand-in images without a registry)
 	VERSION=$(VERSION) test/e2e/e2e.sh
