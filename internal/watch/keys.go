@@ -41,7 +41,7 @@ func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 		return w.data, nil
 	case errors.Is(err, keystore.ErrNotFound):
 		return nil, fmt.Errorf("vault is initialized, but %s does not exist: it was initialized by someone else. "+
-			"Unseal it by hand, or put that Vault's init.json in the data dir; vault-init changes nothing until then", w.keys.Path())
+			"Unseal it by hand, or put that Vault's keystore at that path; vault-init changes nothing until then", w.keys.Path())
 	}
 	return nil, err
 }
