@@ -40,8 +40,8 @@ var geteuid = os.Geteuid
 //
 //  1. a state file at the top level: the top level (as before SubdirName);
 //  2. SubdirName exists: SubdirName;
-//  3. the data dir is ours (our euid owns it, it does not exist yet, or we
-//     are root, who may chmod anything): the top level, made 0700;
+//  3. the data dir is ours (our euid owns it and nobody else may write in
+//     it, or it does not exist yet): the top level, made 0700;
 //  4. otherwise: SubdirName, which ensureDir creates 0700.
 //
 // A state file at the top level and a keystore in SubdirName is
@@ -57,6 +57,9 @@ func (f *File) where() (string, error) {
 		}
 		return f.dataDir, nil
 	case exists(sub):
+		if st, err := os.Lstat(sub); err == nil && !st.IsDir() {
+			return sub, fmt.Errorf("%s exists and is not a directory: vault-init keeps its keys only in a directory of its own", sub)
+		}
 		return sub, nil
 	case f.ownsDataDir():
 		return f.dataDir, nil
@@ -75,21 +78,46 @@ func present(dir string, names []string) []string {
 	return found
 }
 
-// ownsDataDir reports whether vault-init may chmod the data dir: it is
-// root, or the owner, or the directory does not exist yet (MkdirAll then
-// makes it its own). A data dir that cannot be looked at counts as owned:
-// the first use reports why it cannot be used.
+// ownsDataDir reports whether the data dir is vault-init's own: our euid
+// owns it and nobody else may write in it, or it does not exist yet
+// (MkdirAll then makes it ours). Root gets no exception: a shared mount
+// (0777, or a group's 2775) gets the subdirectory whoever looks at it, so
+// that the sidecar and a root `docker exec` agree on where the keys are. A
+// data dir that cannot be looked at counts as ours: the first use reports
+// why it cannot be used.
 func (f *File) ownsDataDir() bool {
-	euid := geteuid()
-	if euid == 0 {
-		return true
-	}
 	st, err := os.Stat(f.dataDir)
 	if err != nil {
 		return true
 	}
+	uid, ok := owner(st)
+	return !ok || (uid == geteuid() && st.Mode().Perm()&0o022 == 0)
+}
+
+// owner is the uid that owns a file, when the platform says.
+func owner(st fs.FileInfo) (int, bool) {
 	sys, ok := st.Sys().(*syscall.Stat_t)
-	return !ok || int(sys.Uid) == euid
+	if !ok {
+		return 0, false
+	}
+	return int(sys.Uid), true
+}
+
+// mustOwn refuses to write in dir unless vault-init's user owns it: files
+// that another user (root, in a docker exec) wrote there would be its own,
+// and the sidecar could not read them.
+func mustOwn(dir string) error {
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	// The real euid, not the rules' geteuid: what matters is who will own
+	// the files written now.
+	if uid, me := owner(st); me && uid != os.Geteuid() {
+		return fmt.Errorf("%s belongs to uid %d and vault-init runs as uid %d: run it as uid %d "+
+			"(docker exec and kubectl exec do, unless told otherwise)", dir, uid, os.Geteuid(), uid)
+	}
+	return nil
 }
 
 // Dir is the directory that holds the keystore's files: the data dir, or
@@ -123,7 +151,7 @@ func (f *File) ensureTop() error {
 	}
 	err := os.Chmod(f.dataDir, 0o700)
 	if err == nil {
-		return nil
+		return mustOwn(f.dataDir)
 	}
 	if files := present(f.dataDir, stateFiles); errors.Is(err, fs.ErrPermission) && len(files) > 0 {
 		return fmt.Errorf("make the data dir private: %w: it holds vault-init's files (%s) at its top level, as vault-init "+
@@ -147,6 +175,9 @@ func ensureSub(dir string) error {
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("%s exists and is not a directory", dir)
+	}
+	if err := mustOwn(dir); err != nil {
+		return err
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("make %s private: %w (it must belong to vault-init's uid %d)", dir, err, geteuid())

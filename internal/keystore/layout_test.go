@@ -106,29 +106,14 @@ func TestLayoutRule3OwnedDataDir(t *testing.T) {
 		uid  int
 		dir  func(t *testing.T) string
 	}{
-		{"owned by our uid", 65532, func(t *testing.T) string {
+		{"owned by our uid, not writable by others", os.Geteuid(), func(t *testing.T) string {
 			dir := filepath.Join(t.TempDir(), "keys")
 			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			needRoot(t)
-			if err := os.Chown(dir, 65532, 65532); err != nil {
 				t.Fatal(err)
 			}
 			return dir
 		}},
 		{"absent", 65532, func(t *testing.T) string { return filepath.Join(t.TempDir(), "new") }},
-		{"root, in another user's dir", 0, func(t *testing.T) string {
-			dir := filepath.Join(t.TempDir(), "keys")
-			if err := os.Mkdir(dir, 0o777); err != nil {
-				t.Fatal(err)
-			}
-			needRoot(t)
-			if err := os.Chown(dir, 1000, 1000); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,5 +240,77 @@ func assertOnlyEntry(t *testing.T, dir, name string) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 || entries[0].Name() != name {
 		t.Fatalf("%s holds %v, want only %s", dir, entries, name)
+	}
+}
+
+// TestLayoutRootGetsNoException: root in a shared data dir (0777, another
+// user's) uses the subdirectory like anyone: the sidecar and a root
+// `docker exec` agree, and root, who may chmod anything, does not make a
+// shared mount its own.
+func TestLayoutRootGetsNoException(t *testing.T) {
+	needRoot(t)
+	dir := filepath.Join(t.TempDir(), "keys")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	asUser(t, 0)
+	if got, want := New(dir).Dir(), filepath.Join(dir, SubdirName); got != want {
+		t.Fatalf("root: Dir() = %s, want %s", got, want)
+	}
+	asUser(t, 65532)
+	if got, want := New(dir).Dir(), filepath.Join(dir, SubdirName); got != want {
+		t.Fatalf("uid 65532: Dir() = %s, want %s", got, want)
+	}
+	// Our own directory, writable by a group: shared too.
+	own := filepath.Join(t.TempDir(), "group")
+	if err := os.Mkdir(own, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(own, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	asUser(t, 0)
+	if got, want := New(own).Dir(), filepath.Join(own, SubdirName); got != want {
+		t.Fatalf("group-writable: Dir() = %s, want %s", got, want)
+	}
+}
+
+// TestLayoutWritesOnlyAsTheOwner: vault-init's directory belongs to the
+// sidecar's user; another user (root, in a docker exec) writing there would
+// leave files the sidecar cannot read, so it is refused with what to do.
+func TestLayoutWritesOnlyAsTheOwner(t *testing.T) {
+	dir := notOurs(t) // seen as uid 65532
+	ks := New(dir)
+	if err := ks.Save(sample()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(ks.Dir(), 65532, 65532); err != nil {
+		t.Fatal(err)
+	}
+	asUser(t, 0)
+	err := New(dir).SetPause("as root")
+	if err == nil || !strings.Contains(err.Error(), "run it as uid 65532") {
+		t.Fatalf("SetPause as root = %v, want a refusal naming uid 65532", err)
+	}
+	if p, _ := New(dir).Paused(); p != nil {
+		t.Fatal("the refused pause left a mark")
+	}
+}
+
+// TestLayoutSubdirFileRefusesReads: a file or symlink in the subdirectory's
+// place is not taken as the subdirectory, for reads either.
+func TestLayoutSubdirFileRefusesReads(t *testing.T) {
+	dir := notOurs(t)
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, SubdirName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(dir).Load(); err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load through a symlinked subdirectory = %v, want a refusal (never \"not found\")", err)
 	}
 }
