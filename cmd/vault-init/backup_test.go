@@ -158,3 +158,28 @@ func checkSnapshot(t *testing.T, raw []byte, min int) {
 			len(state), min, strings.Contains(string(files["SHA256SUMS"]), hex.EncodeToString(sum[:])))
 	}
 }
+
+// TestBackupThroughAStandby: with the standby listed first, backup still
+// takes the snapshot from the active node; a standby would redirect, and
+// the api package would return an empty, incomplete snapshot.
+func TestBackupThroughAStandby(t *testing.T) {
+	nodes := vaulttest.Cluster(t, 2, 2)
+	dataDir := t.TempDir()
+	addrs := "VAULT_INIT_ADDRS=" + nodes[0].Addr() + "," + nodes[1].Addr()
+	env := []string{addrs, "VAULT_INIT_INIT_ADDR=" + nodes[0].Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
+	if code, _, errOut := runCmd(t, env, "--once"); code != 0 {
+		t.Fatalf("--once: exit %d\n%s", code, errOut)
+	}
+	nodes[1].WaitFor("the second node to be a standby", 60*time.Second, func(h *api.HealthResponse) bool {
+		return vaulttest.Unsealed(h) && h.Standby
+	})
+	standbyFirst := []string{"VAULT_INIT_ADDRS=" + nodes[1].Addr() + "," + nodes[0].Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
+	p := start(t, standbyFirst, "backup", "-")
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("backup through a standby listed first: exit %d\n%s", code, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), nodes[0].Addr()) {
+		t.Fatalf("the snapshot did not come from the active node %s:\n%s", nodes[0].Addr(), p.stderr.String())
+	}
+	checkSnapshot(t, []byte(p.stdout.String()), 1)
+}

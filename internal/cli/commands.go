@@ -55,7 +55,7 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	return failure(w.Run(ctx))
 }
 
-// HealthCacheFile, in the data dir, remembers the healthcheck's last
+// HealthCacheFile, beside the keystore, remembers the healthcheck's last
 // successful mount check (status.MountCache). It holds no secret.
 const HealthCacheFile = ".healthcheck"
 
@@ -74,7 +74,9 @@ func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) erro
 	// (an audited request) only every mountCheckEvery. status always asks.
 	var cache *status.MountCache
 	if quiet {
-		cache = &status.MountCache{Path: filepath.Join(cfg.DataDir, HealthCacheFile), MaxAge: mountCheckEvery}
+		// Beside the keys, where only vault-init's user may write: a note
+		// that others could forge would hide a missing mount.
+		cache = &status.MountCache{Path: filepath.Join(keys.Dir(), HealthCacheFile), MaxAge: mountCheckEvery}
 	}
 	r := status.Gather(ctx, clients, keys, cfg.KVMount, cfg.Token.Reveal(), cache)
 	if err := r.Write(out); err != nil {

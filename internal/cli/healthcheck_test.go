@@ -79,6 +79,10 @@ func TestHealthcheckIsCheap(t *testing.T) {
 	if grown := auditLines(t, auditLog) - after1; grown != 0 {
 		t.Fatalf("10 more healthchecks wrote %d audit entries, want 0", grown)
 	}
+	// The note lives beside the keys, where only vault-init may write.
+	if _, err := os.Stat(filepath.Join(keystore.New(dataDir).Dir(), HealthCacheFile)); err != nil {
+		t.Fatalf("no mount-check note beside the keystore: %v", err)
+	}
 	// status is for a person: it always checks the mount afresh.
 	if code := Run(context.Background(), []string{"status", "--vault-addr", root.Address(), "--data-dir", dataDir}, &bytes.Buffer{}, &bytes.Buffer{}); code != ExitOK {
 		t.Fatalf("status: exit %d", code)
@@ -105,5 +109,22 @@ func TestHealthcheckSeesAMissingMount(t *testing.T) {
 	t.Cleanup(func() { mountCheckEvery = old })
 	if code := Run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); code != ExitFailure {
 		t.Fatalf("healthcheck with the mount gone: exit %d, want %d", code, ExitFailure)
+	}
+}
+
+// TestHealthcheckSeesASealedVault: a fresh mount-check note never hides a
+// sealed Vault: sys/health is asked on every run.
+func TestHealthcheckSeesASealedVault(t *testing.T) {
+	clearEnv(t)
+	root, dataDir, _ := auditedVault(t)
+	args := []string{"healthcheck", "--vault-addr", root.Address(), "--data-dir", dataDir}
+	if code := Run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); code != ExitOK {
+		t.Fatalf("healthcheck: exit %d", code)
+	}
+	if err := root.Sys().SealWithContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := Run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); code != ExitFailure {
+		t.Fatalf("healthcheck of a sealed Vault: exit %d, want %d", code, ExitFailure)
 	}
 }

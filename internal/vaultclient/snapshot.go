@@ -62,6 +62,8 @@ type progressWriter struct {
 func (p *progressWriter) Write(b []byte) (int, error) {
 	p.progress()
 	n, err := p.w.Write(b)
+	// Again once written: a slow reader of stdout is not Vault stalling.
+	p.progress()
 	p.n += int64(n)
 	return n, err
 }
