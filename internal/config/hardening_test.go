@@ -31,8 +31,9 @@ func TestRefusedSettings(t *testing.T) {
 		// Vault's own rule, for the recovery shares too.
 		{"recovery threshold one with many shares", map[string]string{KeyRecoveryShares: "3", KeyRecoveryThreshold: "1"}, "recovery-threshold:"},
 		// Credentials in an address would reach logs and metric labels.
-		{"user info in vault-addr", map[string]string{KeyVaultAddr: "http://user:pass@vault:8200"}, "vault-addr:"},
-		{"user info in addrs", map[string]string{KeyAddrs: "http://a:8200,http://u:p@b:8200"}, "addrs:"},
+		{"user info in vault-addr", map[string]string{KeyVaultAddr: "http://user:passw0rd@vault:8200"}, "vault-addr:"},
+		{"user info in addrs", map[string]string{KeyAddrs: "http://a:8200,http://name-x:passw0rd@b:8200"}, "addrs:"},
+		{"a token as the user name", map[string]string{KeyVaultAddr: "http://hvs.SECRETTOKEN@vault:8200"}, "vault-addr:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,8 +41,10 @@ func TestRefusedSettings(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want a problem with %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), "pass") {
-				t.Fatalf("the error echoes a password: %v", err)
+			for _, secret := range []string{"passw0rd", "name-x", "hvs.SECRETTOKEN"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("the error echoes user information (%s): %v", secret, err)
+				}
 			}
 		})
 	}

@@ -259,7 +259,8 @@ func checkAddr(a string) error {
 	case err != nil:
 		return fmt.Errorf("%q is not an http:// or https:// address with a host", a)
 	case u.User != nil:
-		return fmt.Errorf("%q carries user information; remove it (Vault authenticates with tokens, and the address is logged)", u.Redacted())
+		// Neither the name nor the password is shown: either may be a token.
+		return fmt.Errorf("%q carries user information (not shown); remove it: Vault authenticates with tokens, and the address is logged", u.Scheme+"://"+u.Host)
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fmt.Errorf("%q is not an http:// or https:// address with a host", a)
 	}
