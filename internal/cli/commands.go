@@ -34,6 +34,12 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	case did != "":
 		log.Info("keystore: "+did, zap.String("path", keys.Path()))
 	}
+	for _, addr := range cfg.Nodes() {
+		if p := vaultclient.ProxyFor(addr); p != nil {
+			log.Warn("requests to this Vault node go through a proxy (HTTP_PROXY or HTTPS_PROXY): the unseal keys and tokens pass through it. "+
+				"Add the node's host to NO_PROXY unless that is intended", zap.String("node", addr), zap.String("proxy", p.Host))
+		}
+	}
 	var metrics *monitor.Metrics
 	if cfg.Listen != "" {
 		metrics = monitor.New()

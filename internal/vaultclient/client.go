@@ -95,9 +95,11 @@ func New(cfg config.Config, addr string) (*api.Client, error) {
 
 // newTransport is what api.DefaultConfig would build (go-cleanhttp's pooled
 // transport, TLS 1.2 at least, HTTP/2), without the VAULT_* variables.
-// HTTP_PROXY, HTTPS_PROXY and NO_PROXY still apply, as for any Go program.
+// HTTP_PROXY, HTTPS_PROXY and NO_PROXY still apply, as for any Go program
+// (see ProxyFor).
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = proxyFromEnvironment()
 	t.MaxIdleConnsPerHost = runtime.GOMAXPROCS(0) + 1
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	t.ForceAttemptHTTP2 = true
