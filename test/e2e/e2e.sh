@@ -32,7 +32,7 @@ fail() {
     echo "FAIL (step $step_no): $*" >&2
     docker ps -a >&2 || true
     echo "--- $VI logs (secrets masked)" >&2
-    docker logs "$VI" 2>&1 | sed -E 's/(Root Token: |VAULT_TOKEN=)[^ ]+/\1<masked>/' | tail -40 >&2 || true
+    docker logs "$VI" 2>&1 | sed -E 's/(Root Token: |App Token: |VAULT_TOKEN=|Unseal Key [0-9]+: |Recovery Key [0-9]+: )[^ ]+/\1<masked>/' | tail -40 >&2 || true
     echo "--- $V logs" >&2
     docker logs "$V" 2>&1 | tail -20 >&2 || true
     exit 1

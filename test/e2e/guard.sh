@@ -28,6 +28,7 @@ guard_decoy_volumes=()
 guard_start() {
     guard_run=$1 guard_image=$2 guard_state=$3 guard_root=$4
     : >"$guard_state"
+    guard_remove_stale
     local name
     for name in "${guard_volumes[@]}"; do
         if docker volume inspect "$name" >/dev/null 2>&1; then
@@ -146,5 +147,23 @@ guard_remove() {
         if [ "$(docker volume inspect -f "{{index .Labels \"$guard_label\"}}" "$name" 2>/dev/null)" = "$guard_run" ]; then
             docker volume rm "$name" >/dev/null
         fi
+    done
+}
+
+# guard_remove_stale: decoys left by an e2e that was killed before its
+# cleanup (SIGKILL, a CI timeout) hold the seed's names, and would stop a
+# developer's `make prod-local`. Their label names the run, e2e-PID-TIME:
+# those whose process is gone are removed; nothing without the label is.
+guard_remove_stale() {
+    local kind id run pid
+    for kind in container volume; do
+        docker "$kind" ls -q --filter "label=$guard_label" 2>/dev/null | while read -r id; do
+            run=$(docker "$kind" inspect -f "{{index .Labels \"$guard_label\"}}" "$id")
+            pid=$(echo "$run" | cut -d- -f2)
+            case $pid in '' | *[!0-9]*) continue ;; esac
+            kill -0 "$pid" 2>/dev/null && continue
+            echo "guard: removing the stale decoy $kind $id of run $run (its e2e is gone)"
+            docker "$kind" rm -f "$id" >/dev/null
+        done
     done
 }
