@@ -45,6 +45,7 @@ type reply struct {
 type fakeVault struct {
 	mu      sync.Mutex
 	replies map[string]reply
+	seqs    map[string][]reply // replies in turn, for a key that has them
 	calls   map[string]int
 	block   map[string]chan struct{} // held until closed
 }
@@ -58,6 +59,9 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls[key]++
 	rep, ok := f.replies[key]
+	if seq := f.seqs[key]; len(seq) > 0 {
+		rep, ok = seq[(f.calls[key]-1)%len(seq)], true
+	}
 	hold := f.block[key]
 	f.mu.Unlock()
 	if hold != nil {
@@ -149,29 +153,36 @@ func TestRepliesThatDisagree(t *testing.T) {
 	cases := []struct {
 		name    string
 		replies map[string]reply
-		keys    bool // a keystore with keys in the data dir
+		keys    bool               // a keystore with keys in the data dir
+		seqs    map[string][]reply // replies that alternate
 	}{
 		{"health uninitialized, seal-status initialized", map[string]reply{
 			health: {code: 299, body: healthUninit}, "GET /v1/sys/seal-status": {code: 200, body: sealSealed},
-		}, false},
+		}, false, nil},
 		{"sys/init answers 400 already initialized", map[string]reply{
 			health: {code: 299, body: healthUninit}, "GET /v1/sys/seal-status": {code: 200, body: sealUninit},
 			"PUT /v1/sys/init": {code: 400, body: alreadyInitErr},
-		}, false},
+		}, false, nil},
 		{"health sealed, seal-status unsealed", map[string]reply{
 			health: {code: 299, body: healthSealed}, "GET /v1/sys/seal-status": {code: 200, body: sealUnsealed},
-		}, true},
+		}, true, nil},
 		{"health sealed, every unseal succeeds", map[string]reply{
 			health: {code: 299, body: healthSealed}, "GET /v1/sys/seal-status": {code: 200, body: sealSealed},
 			"PUT /v1/sys/unseal": {code: 200, body: sealUnsealed},
-		}, true},
+		}, true, nil},
 		{"health sealed, seal-status connection cut", map[string]reply{
 			health: {code: 299, body: healthSealed}, "GET /v1/sys/seal-status": {cut: true},
-		}, true},
+		}, true, nil},
+		// A check that fails in between must not restart the fast polling
+		// after each unseal: that was a loop of real unseals.
+		{"health flaps between sealed and 500, every unseal succeeds", map[string]reply{
+			"GET /v1/sys/seal-status": {code: 200, body: sealSealed}, "PUT /v1/sys/unseal": {code: 200, body: sealUnsealed},
+		}, true, map[string][]reply{health: {{code: 299, body: healthSealed}, {code: 500, body: `{"errors":["boom"]}`}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeVault(tc.replies)
+			f.seqs = tc.seqs
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			dir := t.TempDir()
@@ -186,6 +197,15 @@ func TestRepliesThatDisagree(t *testing.T) {
 			t.Logf("%d rounds, %d requests in %v", rounds, total, window)
 			if bound := maxRounds(window, interval); rounds > bound {
 				t.Fatalf("%d rounds (%d requests) in %v at a %v interval: a hot loop (at most %d)", rounds, total, window, interval, bound)
+			}
+			// Once Vault has said it is initialized, sys/init is never sent
+			// again in this run: behind a balancer it could reach another,
+			// empty Vault and make a second one.
+			if n := f.count("PUT /v1/sys/init"); n > 1 {
+				t.Fatalf("sys/init sent %d times after Vault said it was initialized", n)
+			}
+			if n, bound := f.count("PUT /v1/sys/unseal"), int(window/interval)+2; n > bound {
+				t.Fatalf("%d unseals in %v at a %v interval: at most one a check interval (%d)", n, window, interval, bound)
 			}
 			for _, level := range []string{`"level":"warn"`, `"level":"error"`} {
 				if n := strings.Count(logs.String(), level); n > 2 {

@@ -33,18 +33,21 @@ type node struct {
 	lost     <-chan struct{}  // Vault closed a connection (vaultclient.ConnLost)
 	wake     <-chan struct{}  // ends the next wait early (another node's init ended)
 
-	state        vaultstate.State
-	observed     bool      // state holds a real observation
-	configured   bool      // the mount was checked since the node last became active
-	ready        bool      // "ready" was logged for the current active period
-	woken        bool      // the last wait was ended by a lost connection
-	joining      int       // unseal rounds in a row that ended in a pending Raft join
-	waitingJoin  int       // checks in a row that found the node uninitialized, waiting for its join
-	disagreed    int       // steps in a row that found Vault not in the state its health check said
-	unsealUnseen bool      // our last unseal has not been seen by a check yet
-	unsealedAt   time.Time // when the node was last seen unsealed, by a check or by our unseal
-	lastErr      string
-	lastErrAt    time.Time
+	state       vaultstate.State
+	observed    bool // state holds a real observation
+	configured  bool // the mount was checked since the node last became active
+	ready       bool // "ready" was logged for the current active period
+	woken       bool // the last wait was ended by a lost connection
+	joining     int  // unseal rounds in a row that ended in a pending Raft join
+	waitingJoin int  // checks in a row that found the node uninitialized, waiting for its join
+	disagreed   int  // steps in a row that found Vault not in the state its health check said
+	// saidInitialized: Vault answered "already initialized" (sys/init, or
+	// sys/seal-status under the lock). No sys/init is sent to it again.
+	saidInitialized bool
+	unsealUnseen    bool      // our last unseal has not been seen by a check yet
+	unsealedAt      time.Time // when the node was last seen unsealed, by a check or by our unseal
+	lastErr         string
+	lastErrAt       time.Time
 }
 
 func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node {
@@ -101,10 +104,15 @@ func (n *node) transition(obs vaultstate.Observation) {
 	if obs.State.Unsealed() {
 		n.unsealedAt = time.Now()
 	}
+	if obs.State.Answered() && obs.State != vaultstate.Sealed {
+		n.unsealUnseen = false // a check saw what came of the last unseal
+	}
 	if n.observed && obs.State == n.state {
 		return
 	}
-	n.disagreed, n.unsealUnseen = 0, false
+	if obs.State.Answered() {
+		n.disagreed = 0 // a failed check in between is no agreement
+	}
 	fields := []zap.Field{zap.Stringer("state", obs.State)}
 	if n.observed {
 		fields = append(fields, zap.Stringer("previous", n.state))

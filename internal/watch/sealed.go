@@ -31,6 +31,13 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
 		return n.w.opts.CheckInterval, nil
 	}
+	if n.saidInitialized {
+		// Vault said "initialized" once: another sys/init, behind a
+		// balancer, could reach another, empty Vault and make a second one.
+		return n.fail(errors.New("sys/health says vault is not initialized, but sys/seal-status or sys/init said it is: " +
+			"is VAULT_ADDR a load balancer over several Vaults, or a proxy that changes replies? " +
+			"vault-init sends no sys/init again in this run; restart it once the replies agree")), nil
+	}
 	// The api client caps every request at its own timeout: sys/init gets
 	// a client of its own with the longer InitTimeout.
 	ic, err := n.client.Clone()
@@ -45,10 +52,11 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	case ctx.Err() != nil && err != nil && !errors.Is(err, initializer.ErrKeysUnsaved):
 		return 0, nil // stopping: the wait ends at once
 	case errors.Is(err, initializer.ErrAlreadyInitialized):
-		if n.disagreed == 0 {
-			n.log.Warn("vault was initialized by someone else in the meantime")
-		}
-		return n.disagreement("sys/seal-status or sys/init says it is initialized"), nil
+		// Most often a race another vault-init won: the next check says
+		// "sealed". Whatever the next checks say, no sys/init follows.
+		n.saidInitialized = true
+		n.log.Warn("vault was initialized by someone else in the meantime")
+		return n.w.opts.CheckInterval, nil
 	case errors.Is(err, initializer.ErrKeysUnsaved):
 		return 0, err
 	case err != nil:
@@ -106,7 +114,9 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	n.joining = 0
 	n.w.opts.Metrics.Unsealed(n.addr)
 	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
-	n.unsealedAt = time.Now()
+	// Not unsealedAt: only a check that sees it unsealed starts the fast
+	// polling again, or a Vault that something seals at once would get
+	// fast polling, and an unseal, for ever.
 	if n.unsealUnseen {
 		// The check after our last unseal still said "sealed": something
 		// seals it again at once. Unseal it again, but not in a loop.

@@ -5,7 +5,6 @@ package faults
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,7 +42,7 @@ func TestCrashAtEveryPhase(t *testing.T) {
 			if point == "after-init-reply" {
 				// The keys died with the process, inside the measured window.
 				second.stderr.WaitFor(t, "it was initialized by someone else", 30*time.Second)
-				if _, err := os.Stat(filepath.Join(dir, keystore.FileName)); !errors.Is(err, os.ErrNotExist) {
+				if _, err := os.Stat(keystore.New(dir).Path()); !errors.Is(err, os.ErrNotExist) {
 					t.Fatalf("init.json after a crash before the save: %v", err)
 				}
 				lost(t, srv, dir, true)
