@@ -29,3 +29,16 @@ func AssertNoSecrets(t testing.TB, what, text string, data *keystore.InitData) {
 		}
 	}
 }
+
+// WithoutBanner drops the banner's token lines (the deliberate exception:
+// the root or app token, for .env) from a program's stdout, so that the
+// rest can be scanned with AssertNoSecrets.
+func WithoutBanner(stdout string) string {
+	var keep []string
+	for _, l := range strings.Split(stdout, "\n") {
+		if !strings.HasPrefix(l, "Root Token: ") && !strings.HasPrefix(l, "App Token: ") && !strings.HasPrefix(l, "IMPORTANT: Set VAULT_TOKEN=") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}

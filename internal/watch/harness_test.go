@@ -149,6 +149,7 @@ func (h *harness) assertNoSecrets() {
 	for _, d := range secrets {
 		vaulttest.AssertNoSecrets(h.t, "the logs", h.logs.String(), d)
 		vaulttest.AssertNoSecrets(h.t, "stderr", h.errOut.String(), d)
+		vaulttest.AssertNoSecrets(h.t, "stdout, less the banner's token lines", vaulttest.WithoutBanner(h.out.String()), d)
 	}
 }
 

@@ -30,7 +30,7 @@ func (r *recorder) Fatalf(format string, args ...any) {
 // returns the failure it reports ("" for none).
 func scanFails(t *testing.T, dataDir, logs string, known ...*keystore.InitData) string {
 	rec := &recorder{TB: t}
-	h := &harness{t: rec, dataDir: dataDir, logs: &vaulttest.Buffer{}, errOut: &vaulttest.Buffer{}}
+	h := &harness{t: rec, dataDir: dataDir, logs: &vaulttest.Buffer{}, errOut: &vaulttest.Buffer{}, out: &vaulttest.Buffer{}}
 	h.logs.Write([]byte(logs))
 	if known != nil {
 		h.knows(known...)

@@ -33,7 +33,7 @@ func (p *proc) assertNoSecrets(t testing.TB) {
 	}
 	for _, d := range secrets {
 		vaulttest.AssertNoSecrets(t, "vault-init's stderr", p.stderr.String(), d)
-		vaulttest.AssertNoSecrets(t, "vault-init's stdout, less the banner", withoutBanner(p.stdout.String()), d)
+		vaulttest.AssertNoSecrets(t, "vault-init's stdout, less the banner", vaulttest.WithoutBanner(p.stdout.String()), d)
 	}
 }
 
@@ -67,17 +67,6 @@ func gotKeys(stderr string) bool {
 	return false
 }
 
-// withoutBanner drops the banner's token lines from stdout.
-func withoutBanner(stdout string) string {
-	var keep []string
-	for _, l := range strings.Split(stdout, "\n") {
-		if !strings.HasPrefix(l, "Root Token: ") && !strings.HasPrefix(l, "IMPORTANT: Set VAULT_TOKEN=") {
-			keep = append(keep, l)
-		}
-	}
-	return strings.Join(keep, "\n")
-}
-
 // TestSecretScanCanFail: the scan that ends every run fails when it cannot
 // know the secrets, instead of passing for want of anything to look for;
 // and only the banner's token lines are taken out of stdout.
@@ -109,7 +98,7 @@ func TestSecretScanCanFail(t *testing.T) {
 		})
 	}
 	stdout := "=====\nVault initialization complete!\nRoot Token: hvs.x\nIMPORTANT: Set VAULT_TOKEN=hvs.x in your .env file\n=====\nhvs.y\n"
-	if got := withoutBanner(stdout); strings.Contains(got, "hvs.x") || !strings.Contains(got, "hvs.y") {
+	if got := vaulttest.WithoutBanner(stdout); strings.Contains(got, "hvs.x") || !strings.Contains(got, "hvs.y") {
 		t.Fatalf("withoutBanner kept %q", got)
 	}
 }
