@@ -13,29 +13,13 @@ import (
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
-// unsealedServer starts a real Vault, initializes and unseals it with one
-// share, and returns a root client.
-func unsealedServer(t *testing.T) *api.Client {
-	t.Helper()
-	srv := vaulttest.Start(t, vaulttest.Options{})
-	ctx := context.Background()
-	resp, err := srv.Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Client("").Sys().UnsealWithContext(ctx, resp.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
-	srv.WaitFor("active", 30*time.Second, func(h *api.HealthResponse) bool { return vaulttest.Unsealed(h) && !h.Standby })
-	return srv.Client(resp.RootToken)
-}
-
 // TestChangedSetting: changing VAULT_INIT_AUDIT after the first setup
 // replaces vault-init's device instead of failing for ever with "path
 // already in use"; the new file records requests, one device remains, and
 // an unchanged setting writes nothing.
 func TestChangedSetting(t *testing.T) {
-	root := unsealedServer(t)
+	srv, init := vaulttest.StartUnsealed(t, vaulttest.Options{})
+	root := srv.Client(init.RootToken)
 	ctx := context.Background()
 	dir := t.TempDir()
 	first, second := filepath.Join(dir, "first.log"), filepath.Join(dir, "second.log")

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -20,16 +19,8 @@ import (
 // its root token. It returns the root client, the data dir and the audit log.
 func auditedVault(t *testing.T) (*api.Client, string, string) {
 	t.Helper()
-	srv := vaulttest.Start(t, vaulttest.Options{})
+	srv, resp := vaulttest.StartUnsealed(t, vaulttest.Options{})
 	ctx := context.Background()
-	resp, err := srv.Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Client("").Sys().UnsealWithContext(ctx, resp.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
-	srv.WaitFor("active", 30*time.Second, func(h *api.HealthResponse) bool { return vaulttest.Unsealed(h) && !h.Standby })
 	root := srv.Client(resp.RootToken)
 	if err := root.Sys().MountWithContext(ctx, "aurora", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
 		t.Fatal(err)
