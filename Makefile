@@ -30,7 +30,7 @@ READY_TIMEOUT ?= 180
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault test test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
+.PHONY: help build vault k8s-bins test test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,15 @@ $(CURDIR)/bin/vault-$(VAULT_VERSION):
 	@echo "building the test Vault server $(VAULT_VERSION) (first time: ~4 GB of modules, 15-25 min on 2 cores)"
 	cd tools/vault && CGO_ENABLED=0 $(GO) build -o $@.tmp . && mv $@.tmp $@
 	ln -sfn $(notdir $@) $(CURDIR)/bin/vault
+
+# The Kubernetes test servers (issue "Kubernetes"): built from the Go module
+# proxy into bin/, keyed by version, each once.
+K8S_VERSION ?= 1.34.3
+ETCD_VERSION := $(shell sed -n 's|^require go.etcd.io/etcd/server/v3 v\(.*\)|\1|p' tools/etcd/go.mod)
+
+k8s-bins: ## Build etcd, kube-apiserver and kubectl into bin/ from the Go module proxy (first time: ~25 min on 2 cores)
+	@test -x bin/etcd-$(ETCD_VERSION) || { echo "building etcd $(ETCD_VERSION)"; cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/bin/etcd-$(ETCD_VERSION) .; }
+	K8S_VERSION=$(K8S_VERSION) scripts/build-k8s.sh kube-apiserver kubectl
 
 test: vault ## Run every test: unit and integration (-race), static deploy checks, short fault suite, short fuzzing
 	$(GO) test -race -count=1 -timeout 30m ./...
