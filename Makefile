@@ -19,7 +19,8 @@ export VAULT_BIN
 # vault-data, ...) unless VAULT_NAME_PREFIX is set, in the environment or in
 # .env (`make e2e` sets it, so that it never touches these).
 ifndef VAULT_NAME_PREFIX
-VAULT_NAME_PREFIX := $(shell sed -n 's/^VAULT_NAME_PREFIX=//p' .env 2>/dev/null | tail -n 1)
+# As Compose reads it: surrounding quotes and a CR (a .env saved on Windows) dropped.
+VAULT_NAME_PREFIX := $(shell sed -n 's/^VAULT_NAME_PREFIX=//p' .env 2>/dev/null | tail -n 1 | tr -d '\r' | sed -e "s/^'\(.*\)'$$/\1/" -e 's/^"\(.*\)"$$/\1/')
 endif
 export VAULT_NAME_PREFIX
 VAULT_INIT_CONTAINER := $(VAULT_NAME_PREFIX)vault-init

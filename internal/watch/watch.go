@@ -230,17 +230,20 @@ func (w *Watcher) Ready() bool {
 // token that configured Vault (shown only when it is the kept root token).
 func (w *Watcher) printBanner(root string) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	setup, app := w.bannerPending, w.appToken
+	w.bannerPending, w.appToken = false, ""
+	w.mu.Unlock()
+	// Written without the lock: a stdout that blocks (a full pipe) must not
+	// stall the other nodes, or Ready and so /readyz.
 	var err error
 	switch {
-	case w.bannerPending:
-		err = banner.WriteSetup(w.out, banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: w.appToken})
-	case w.appToken != "":
-		err = banner.WriteAppToken(w.out, w.appToken)
+	case setup:
+		err = banner.WriteSetup(w.out, banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: app})
+	case app != "":
+		err = banner.WriteAppToken(w.out, app)
 	default:
 		return
 	}
-	w.bannerPending, w.appToken = false, ""
 	if err != nil {
 		w.log.Error("could not print the banner; show the tokens with `vault-init root-token` and `vault-init app-token`", zap.Error(err))
 	}
