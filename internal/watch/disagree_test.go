@@ -275,3 +275,23 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestFlappingActiveConfiguresOnce: a check that fails between two that
+// find Vault active is no new active period: setup (here, the mount check)
+// runs once, not after every failed check.
+func TestFlappingActiveConfiguresOnce(t *testing.T) {
+	const window, interval = 2 * time.Second, 250 * time.Millisecond
+	healthActive := `{"initialized":true,"sealed":false,"standby":false}`
+	f := newFakeVault(map[string]reply{
+		"GET /v1/sys/mounts": {code: 200, body: `{"data":{"aurora/":{"type":"kv","options":{"version":"2"}}}}`},
+	})
+	f.seqs = map[string][]reply{health: {{code: 299, body: healthActive}, {code: 500, body: `{"errors":["boom"]}`}}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), window)
+	defer cancel()
+	watchFakes(ctx, t, []string{srv.URL}, fakeKeys(t), interval, &vaulttest.Buffer{})
+	if rounds, n := f.count(health), f.count("GET /v1/sys/mounts"); rounds < 4 || n != 1 {
+		t.Fatalf("%d mount checks in %d rounds of active and 500, want 1", n, rounds)
+	}
+}

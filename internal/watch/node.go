@@ -127,7 +127,10 @@ func (n *node) transition(obs vaultstate.Observation) {
 			n.w.sayAlreadyInitialized()
 		}
 	}
-	if obs.State != vaultstate.Active {
+	if obs.State.Answered() && obs.State != vaultstate.Active {
+		// Only an answer ends an active period: a failed check in between
+		// says nothing of Vault's setup, and re-running setup after each
+		// one would cost a generate-root a round with root revocation.
 		n.configured, n.ready = false, false
 	}
 	if obs.State != vaultstate.Uninitialized {
