@@ -31,6 +31,13 @@ fi
 root=$PWD
 for name in "${missing[@]}"; do
     echo "build-k8s: $name $version"
-    (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$root/$out/$name.tmp" "./cmd/$name")
+    # The version is stamped as the release's own build does: without it the
+    # server reports v0.0.0-master, and a chart's kubeVersion check fails.
+    v=k8s.io/component-base/version
+    minor=${version#1.}
+    minor=${minor%%.*}
+    ldflags="-X $v.gitVersion=v$version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+    ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=v$version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+    (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$root/$out/$name.tmp" "./cmd/$name")
     mv "$out/$name.tmp" "$out/$name"
 done
