@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,38 +14,6 @@ import (
 
 // The image's user: vault-init runs as 65532 (distroless "nonroot").
 const nonroot = 65532
-
-// requireRoot: a test that runs vault-init as another user needs root. In
-// CI (CI set) a run without root fails, so that a skipped test is never
-// counted as a pass; on a laptop it skips.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("this test needs root (it runs vault-init as uid 65532); CI is set, so it fails instead of skipping")
-	}
-	t.Skip("needs root: it runs vault-init as uid 65532 (under CI=true this is a failure)")
-}
-
-// startAs runs vault-init as the user cred, like start does as root.
-func startAs(t *testing.T, cred *syscall.Credential, env []string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{})}
-	p.cmd.Env = append([]string{"VAULT_INIT_CHECK_INTERVAL=250ms", "VAULT_INIT_LOG_LEVEL=debug"}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
 
 // openBase is a directory that every user may enter (t.TempDir's are
 // 0700), for data dirs that vault-init reaches as another user.
@@ -68,7 +35,7 @@ func openBase(t *testing.T) string {
 // uid 65532, must initialize and unseal Vault anyway, with the keystore
 // 0600 in a 0700 directory of its own, and every command must find it.
 func TestDataDirNotOwned(t *testing.T) {
-	requireRoot(t)
+	vaulttest.RequireRoot(t, "running vault-init as uid 65532")
 	const fsGroup = 2000
 	cases := []struct {
 		name   string
@@ -144,7 +111,7 @@ func assertPrivate(t *testing.T, path string, mode os.FileMode) {
 // version), and a write that needs the directory made private says why it
 // cannot, and what to do.
 func TestDataDirLegacyNotOwned(t *testing.T) {
-	requireRoot(t)
+	vaulttest.RequireRoot(t, "running vault-init as uid 65532")
 	dataDir := filepath.Join(openBase(t), "keys")
 	if err := os.Mkdir(dataDir, 0o777); err != nil {
 		t.Fatal(err)

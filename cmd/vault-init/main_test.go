@@ -50,9 +50,18 @@ type proc struct {
 // start runs vault-init with args and a clean environment plus env.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startAs(t, nil, env, args...)
+}
+
+// startAs is start as the user cred (nil: the test's own user).
+func startAs(t *testing.T, cred *syscall.Credential, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "VAULT_INIT_CHECK_INTERVAL=250ms", "VAULT_INIT_LOG_LEVEL=debug"}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if cred != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -192,17 +201,11 @@ func TestReadOnlyDataDir(t *testing.T) {
 	if err := os.Mkdir(dataDir, 0o555); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: exec.Command(binary), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{})}
-	p.cmd.Env = []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir, "VAULT_INIT_CHECK_INTERVAL=250ms"}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if os.Geteuid() == 0 {
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var nobody *syscall.Credential
+	if os.Geteuid() == 0 { // root ignores file modes: run as nobody
+		nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	defer func() { p.cmd.Process.Kill(); <-p.done }()
+	p := startAs(t, nobody, []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir})
 	p.stderr.WaitFor(t, "refusing to initialize", 30*time.Second)
 	if !strings.Contains(p.stderr.String(), "is not writable") || !strings.Contains(p.stderr.String(), dataDir) {
 		t.Fatalf("the error does not say why:\n%s", p.stderr.String())

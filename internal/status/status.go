@@ -34,9 +34,6 @@ type Report struct {
 	CreatedAt              time.Time
 	RootToken              bool
 	FileMode               fs.FileMode
-	// MountCached: the mount was not asked about this time; a check less
-	// than MountCache.MaxAge old found it in place.
-	MountCached bool
 }
 
 // Node is one Vault node's part of the report.
@@ -100,7 +97,7 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 	case via == nil:
 		r.MountErr = errors.New("not checked: vault is not unsealed")
 	case cache != nil && cache.fresh(mount, now):
-		r.MountCached = true
+		// A check less than cache.MaxAge old found it in place.
 	case token == "":
 		r.MountErr = errors.New("not checked: no root token in the keystore and VAULT_TOKEN is not set")
 	default:

@@ -17,24 +17,11 @@ import (
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
-// needRoot skips a test that needs root, except under CI (CI set, as
-// .ci/run sets it): there a skip would be counted as a pass, so it fails.
-func needRoot(t *testing.T, what string) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s needs root; CI is set, so this fails instead of skipping", what)
-	}
-	t.Skipf("%s needs root (under CI this is a failure)", what)
-}
-
 // TestDiskFull: the data dir fills up between the write probe and the save.
 // The keys stay in memory, the save is retried, and it succeeds once space
 // is freed. A tiny tmpfs is the disk; mounting one needs root.
 func TestDiskFull(t *testing.T) {
-	needRoot(t, "mounting a tmpfs")
+	vaulttest.RequireRoot(t, "mounting a tmpfs")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
@@ -86,7 +73,7 @@ func TestDiskFull(t *testing.T) {
 // TestReadOnlyDataDir: a read-only mount of the data dir. vault-init refuses
 // to initialize and Vault stays uninitialized.
 func TestReadOnlyDataDir(t *testing.T) {
-	needRoot(t, "a read-only bind mount")
+	vaulttest.RequireRoot(t, "a read-only bind mount")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
 		t.Fatalf("bind mount: %v: %s", err, out)
