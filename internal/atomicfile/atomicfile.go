@@ -78,7 +78,8 @@ func Remove(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", filepath.Base(path), err)
 	}
-	if err := SyncDir(filepath.Dir(path)); err != nil {
+	if err := SyncDir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// (No directory: nothing was there to remove.)
 		return fmt.Errorf("sync directory %s after the removal: %w", filepath.Dir(path), err)
 	}
 	return nil

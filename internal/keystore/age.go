@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -21,25 +19,26 @@ const AgeFileName = FileName + ".age"
 var ErrNoIdentity = errors.New("the keystore is encrypted with age and no identity to decrypt it is configured (VAULT_INIT_AGE_IDENTITY_FILE)")
 
 // ageKeys are the keystore's age recipients (to write) and identities (to
-// read). Either may be empty.
+// read). Either may be empty. They are the encryption layer between Keys
+// and its Store: any Store holds init.json.age the same way.
 type ageKeys struct {
 	recipients []age.Recipient
 	identities []age.Identity
 }
 
-// WithAge returns the keystore of the same directory, written encrypted to
+// WithAge returns the keystore of the same store, written encrypted to
 // recipients (init.json.age, ASCII-armored) and read with identities.
 // Without identities it can write nothing (what it writes must be read back)
 // and read no encrypted keystore.
-func (f *File) WithAge(recipients []age.Recipient, identities []age.Identity) *File {
-	return &File{dataDir: f.dataDir, age: &ageKeys{recipients: recipients, identities: identities}}
+func (k *Keys) WithAge(recipients []age.Recipient, identities []age.Identity) *Keys {
+	return &Keys{store: k.store, age: &ageKeys{recipients: recipients, identities: identities}}
 }
 
 // Encrypted reports whether the keystore is written encrypted.
-func (f *File) Encrypted() bool { return f.age != nil && len(f.age.recipients) > 0 }
+func (k *Keys) Encrypted() bool { return k.age != nil && len(k.age.recipients) > 0 }
 
-// EncryptedOnDisk reports whether the keystore on disk is the encrypted one.
-func (f *File) EncryptedOnDisk() bool { return exists(f.agePath()) }
+// EncryptedOnDisk reports whether the stored keystore is the encrypted one.
+func (k *Keys) EncryptedOnDisk() bool { return k.has(AgeFileName) }
 
 // ParseAge reads an age recipient (age1...) and, when identityFile is not
 // "", the identities in that file.
@@ -68,38 +67,36 @@ func ParseAge(recipient, identityFile string) ([]age.Recipient, []age.Identity, 
 	return rs, ids, nil
 }
 
-func (f *File) agePath() string   { return filepath.Join(f.Dir(), AgeFileName) }
-func (f *File) plainPath() string { return filepath.Join(f.Dir(), FileName) }
-
 // encrypt seals raw to the recipients, armored.
-func (f *File) encrypt(raw []byte) ([]byte, error) {
+func (a *ageKeys) encrypt(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	a := armor.NewWriter(&buf)
-	w, err := age.Encrypt(a, f.age.recipients...)
+	arm := armor.NewWriter(&buf)
+	w, err := age.Encrypt(arm, a.recipients...)
 	if err != nil {
 		return nil, fmt.Errorf("encrypt keystore: %w", err)
 	}
 	if _, err := w.Write(raw); err != nil {
 		return nil, fmt.Errorf("encrypt keystore: %w", err)
 	}
-	if err := errors.Join(w.Close(), a.Close()); err != nil {
+	if err := errors.Join(w.Close(), arm.Close()); err != nil {
 		return nil, fmt.Errorf("encrypt keystore: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-// decrypt opens an encrypted keystore's bytes with the identities.
-func (f *File) decrypt(raw []byte) ([]byte, error) {
-	if f.age == nil || len(f.age.identities) == 0 {
-		return nil, fmt.Errorf("%s: %w; vault-init can neither unseal nor initialize without it", f.agePath(), ErrNoIdentity)
+// decrypt opens an encrypted keystore's bytes (read from where) with the
+// identities. A nil *ageKeys has none.
+func (a *ageKeys) decrypt(where string, raw []byte) ([]byte, error) {
+	if a == nil || len(a.identities) == 0 {
+		return nil, fmt.Errorf("%s: %w; vault-init can neither unseal nor initialize without it", where, ErrNoIdentity)
 	}
-	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(raw)), f.age.identities...)
+	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(raw)), a.identities...)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt keystore %s: %w (is the identity the one for this keystore's recipient?)", f.agePath(), err)
+		return nil, fmt.Errorf("decrypt keystore %s: %w (is the identity the one for this keystore's recipient?)", where, err)
 	}
 	out, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("decrypt keystore %s: %w", f.agePath(), err)
+		return nil, fmt.Errorf("decrypt keystore %s: %w", where, err)
 	}
 	return out, nil
 }
@@ -107,19 +104,19 @@ func (f *File) decrypt(raw []byte) ([]byte, error) {
 // checkIdentity proves, before init, that what is encrypted to the
 // recipients can be decrypted with the identities: keys encrypted to a
 // recipient whose identity is missing would be lost for good.
-func (f *File) checkIdentity() error {
-	_, err := f.encryptChecked([]byte("vault-init age probe\n"))
+func (a *ageKeys) checkIdentity() error {
+	_, err := a.encryptChecked("the age probe", []byte("vault-init age probe\n"))
 	return err
 }
 
 // encryptChecked encrypts raw and decrypts the result in memory: only what
-// the identity is proven to open may replace anything on disk.
-func (f *File) encryptChecked(raw []byte) ([]byte, error) {
-	enc, err := f.encrypt(raw)
+// the identity is proven to open may replace anything stored.
+func (a *ageKeys) encryptChecked(where string, raw []byte) ([]byte, error) {
+	enc, err := a.encrypt(raw)
 	if err != nil {
 		return nil, err
 	}
-	back, err := f.decrypt(enc)
+	back, err := a.decrypt(where, enc)
 	if err != nil {
 		return nil, fmt.Errorf("the age identity cannot decrypt what is encrypted to the recipient: %w", err)
 	}
@@ -129,92 +126,49 @@ func (f *File) encryptChecked(raw []byte) ([]byte, error) {
 	return enc, nil
 }
 
-// Migrate brings the data dir in line with the keystore's mode, and says
-// what it did ("" for nothing). With age on and a plaintext init.json
-// there, it encrypts the keys to init.json.age, reads them back with the
-// identity, and only then removes init.json. Without an identity it leaves
-// init.json alone (encrypting to a recipient whose identity is not at hand
-// could lock the keys away) and returns an error that says so.
-func (f *File) Migrate() (string, error) {
-	if _, err := f.where(); err != nil {
-		return "", err
+// Migrate brings the store in line with the keystore's mode, and says what
+// it did ("" for nothing). With age on and a plaintext init.json there, it
+// encrypts the keys to init.json.age, reads them back with the identity,
+// and only then removes init.json. Without an identity it leaves init.json
+// alone (encrypting to a recipient whose identity is not at hand could lock
+// the keys away) and returns an error that says so.
+func (k *Keys) Migrate() (string, error) {
+	plain, perr := k.store.Get(FileName)
+	if perr != nil && !errors.Is(perr, ErrNotFound) {
+		return "", perr
 	}
-	if !f.Encrypted() {
-		if exists(f.agePath()) && exists(f.plainPath()) {
-			return "", fmt.Errorf("both %s and %s exist: remove the one that is not current", f.plainPath(), f.agePath())
+	hasPlain, hasAge := perr == nil, k.has(AgeFileName)
+	plainAt, ageAt := k.store.Where(FileName), k.store.Where(AgeFileName)
+	if !k.Encrypted() {
+		if hasAge && hasPlain {
+			return "", fmt.Errorf("both %s and %s exist: remove the one that is not current", plainAt, ageAt)
 		}
 		return "", nil
 	}
-	if !exists(f.plainPath()) {
+	if !hasPlain {
 		return "", nil
 	}
-	plain, err := readLimited(f.plainPath())
+	d, err := decode(plainAt, plain)
 	if err != nil {
 		return "", err
 	}
-	d, err := decode(f.plainPath(), plain)
-	if err != nil {
-		return "", err
-	}
-	if len(f.age.identities) == 0 {
+	if len(k.age.identities) == 0 {
 		return "", fmt.Errorf("%s is plaintext and VAULT_INIT_AGE_RECIPIENT is set, but no identity is configured to check an encrypted copy: "+
-			"kept as plaintext. Mount the identity (VAULT_INIT_AGE_IDENTITY_FILE) to encrypt it", f.plainPath())
+			"kept as plaintext. Mount the identity (VAULT_INIT_AGE_IDENTITY_FILE) to encrypt it", plainAt)
 	}
-	if exists(f.agePath()) {
+	if hasAge {
 		// A migration stopped between the encrypted write and the removal.
-		enc, err := f.loadEncrypted()
+		enc, err := k.Load()
 		if err != nil {
 			return "", err
 		}
 		if !enc.Equal(d) {
-			return "", fmt.Errorf("both %s and %s exist and hold different keys: resolve by hand", f.plainPath(), f.agePath())
+			return "", fmt.Errorf("both %s and %s exist and hold different keys: resolve by hand", plainAt, ageAt)
 		}
-		return "removed the plaintext keystore left by an earlier migration", f.removePlain()
+		return "removed the plaintext keystore left by an earlier migration", k.store.Delete(FileName)
 	}
-	if err := f.Save(d); err != nil {
+	if err := k.Save(d); err != nil {
 		return "", err
 	}
 	return "encrypted the plaintext keystore with age", nil
-}
-
-// loadEncrypted reads and decrypts init.json.age.
-func (f *File) loadEncrypted() (*InitData, error) {
-	raw, err := readLimited(f.agePath())
-	if err != nil {
-		return nil, err
-	}
-	plain, err := f.decrypt(raw)
-	if err != nil {
-		return nil, err
-	}
-	return decode(f.agePath(), plain)
-}
-
-// removePlain removes a plaintext init.json once an encrypted copy holds
-// the same keys. (Its blocks may remain on the disk: see the README.)
-func (f *File) removePlain() error { return f.remove(FileName) }
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
-}
-
-// readLimited reads a keystore file: ErrNotFound when it is absent.
-func readLimited(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open keystore: %w", err)
-	}
-	defer fh.Close()
-	raw, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read keystore %s: %w", path, err)
-	}
-	if len(raw) > MaxFileSize {
-		return nil, fmt.Errorf("read keystore %s: larger than %d bytes, not a keystore", path, MaxFileSize)
-	}
-	return raw, nil
 }

@@ -10,43 +10,86 @@ import (
 	"os"
 	"path/filepath"
 
+	"filippo.io/age"
+
 	"github.com/aurora/vault-init/internal/atomicfile"
 )
 
-// MaxFileSize bounds what Load reads. A real keystore is a few KiB; anything
+// MaxFileSize bounds what Get reads. A real keystore is a few KiB; anything
 // larger is not one.
 const MaxFileSize = 1 << 20
 
-// File is the keystore on disk: init.json, 0600, in a 0700 directory, the
-// data dir or a directory of vault-init's own inside it (see Dir). Its
-// methods may be called from several goroutines, but two processes must not
-// write the same directory at once (the caller serializes them).
+// File is the data directory: the Store that keeps the keystore as files
+// (init.json, 0600, in a 0700 directory: the data dir or a directory of
+// vault-init's own inside it, see Dir), and the home of vault-init's local
+// state, which belongs to one process and its host, whatever the keys'
+// store: the pause mark, the lock, the generate-root nonce.
+//
+// The keystore in it is promoted from the embedded Keys (Load, Save,
+// Migrate, ...). Its methods may be called from several goroutines; two
+// processes sharing the directory are serialized by its flock (ClaimInit,
+// Lock).
 type File struct {
 	dataDir string
-	age     *ageKeys // nil: plaintext
+	*Keys   // the keystore kept in this directory
 }
 
-// New returns the keystore kept in the data dir dir. It touches nothing on
-// disk.
+// New returns the data dir dir and the plaintext keystore in it. It touches
+// nothing on disk.
 func New(dir string) *File {
-	return &File{dataDir: dir}
+	f := &File{dataDir: dir}
+	f.Keys = NewKeys(f)
+	return f
 }
 
-// Path is the keystore file's full path: init.json.age when that exists, or
-// when age is on and no plaintext init.json waits to be migrated;
-// init.json otherwise.
-func (f *File) Path() string {
-	if exists(f.agePath()) || (f.Encrypted() && !exists(f.plainPath())) {
-		return f.agePath()
+// WithAge returns the same data dir, with its keystore written encrypted
+// to recipients and read with identities (see Keys.WithAge).
+func (f *File) WithAge(recipients []age.Recipient, identities []age.Identity) *File {
+	g := &File{dataDir: f.dataDir}
+	g.Keys = NewKeys(g).WithAge(recipients, identities)
+	return g
+}
+
+// Get reads the file name of the keystore's directory: ErrNotFound when it
+// does not exist.
+func (f *File) Get(name string) ([]byte, error) {
+	dir, err := f.where()
+	if err != nil {
+		return nil, err
 	}
-	return f.plainPath()
+	return readLimited(filepath.Join(dir, name))
 }
 
-// CheckWritable proves that the data directory takes a write exactly as
-// Save does it (temp file, write, fsync, rename, directory fsync), and a
-// removal. Call it before sys/init: the init response is shown only once,
-// so the place to keep it must work before it is asked for.
-func (f *File) CheckWritable() error {
+// Put writes the file name atomically and durably (temp file 0600 in the
+// same directory, fsync, rename, directory fsync), then reads it back.
+func (f *File) Put(name string, data []byte) error {
+	dir, err := f.ensureDir()
+	if err != nil {
+		return fmt.Errorf("prepare data dir: %w", err)
+	}
+	path := filepath.Join(dir, name)
+	if err := atomicfile.Write(path, data); err != nil {
+		return err
+	}
+	back, err := readLimited(path)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", path, err)
+	}
+	if !bytes.Equal(back, data) {
+		return fmt.Errorf("read back %s: content differs from what was written", path)
+	}
+	return nil
+}
+
+// Delete removes the file name durably; an absent file is no error.
+func (f *File) Delete(name string) error { return f.remove(name) }
+
+// Where is the full path of the file name.
+func (f *File) Where(name string) string { return filepath.Join(f.Dir(), name) }
+
+// Probe proves that the directory takes a write exactly as Put does it
+// (temp file, write, fsync, rename, directory fsync), and a removal.
+func (f *File) Probe() error {
 	dir, err := f.ensureDir()
 	if err != nil {
 		return fmt.Errorf("prepare data dir: %w", err)
@@ -54,34 +97,39 @@ func (f *File) CheckWritable() error {
 	if err := atomicfile.Probe(dir); err != nil {
 		return fmt.Errorf("write probe file: %w", err)
 	}
-	if f.Encrypted() {
-		return f.checkIdentity()
-	}
 	return nil
 }
 
-// Load reads the keystore. It returns ErrNotFound (matched with errors.Is)
-// only when the file does not exist; a file that exists but cannot be read
-// or decoded gives another error, which names the file.
-func (f *File) Load() (*InitData, error) {
-	if _, err := f.where(); err != nil {
-		return nil, err
-	}
-	d, err := f.loadEncrypted()
-	if !errors.Is(err, ErrNotFound) {
-		return d, err
-	}
-	// No encrypted keystore: the plaintext one, also with age on while it
-	// is not migrated yet (see Migrate).
-	raw, err := readLimited(f.plainPath())
+// ClaimInit takes the data dir's flock (TryLock): ErrLocked while another
+// process holds it. The claim ends with release, sent or not: Vault's own
+// answer, asked again under the lock, tells the next holder whether the
+// Vault behind this directory was initialized.
+func (f *File) ClaimInit(string) (func(bool), error) {
+	unlock, err := f.TryLock()
 	if err != nil {
 		return nil, err
 	}
-	return decode(f.plainPath(), raw)
+	return func(bool) { unlock() }, nil
 }
 
-// decode parses and validates a keystore file's bytes. Errors name the file
-// and the JSON problem, never the content.
+// Lock takes the data dir's flock (TryLock).
+func (f *File) Lock() (func(), error) { return f.TryLock() }
+
+// Mode returns the keystore file's permission bits, for status reports and
+// the check that nobody else can read it.
+func (f *File) Mode() (fs.FileMode, error) {
+	st, err := os.Stat(f.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stat keystore: %w", err)
+	}
+	return st.Mode().Perm(), nil
+}
+
+// decode parses and validates a keystore's bytes. Errors name the place and
+// the JSON problem, never the content.
 func decode(path string, raw []byte) (*InitData, error) {
 	var d InitData
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -113,66 +161,33 @@ func jsonProblem(err error) error {
 	return errors.New("invalid JSON")
 }
 
-// Save writes d as the keystore, atomically and durably: a temp file in the
-// same directory (0600), fsync, rename over init.json, fsync of the
-// directory. It then reads the file back and returns nil only when it holds
-// exactly d. On any error the previous file, if any, is left as it was.
-//
-// With age on, it writes init.json.age instead, and needs the identity to
-// read it back; a plaintext init.json is removed once the encrypted one
-// reads back right. With age off, it refuses to write init.json beside an
-// encrypted keystore.
-func (f *File) Save(d *InitData) error {
-	raw, name := []byte(encode(d)), FileName
-	if f.Encrypted() {
-		if len(f.age.identities) == 0 {
-			return fmt.Errorf("refusing to write an encrypted keystore that cannot be read back: %w", ErrNoIdentity)
-		}
-		// A recipient that the identity does not match must not
-		// overwrite a readable keystore.
-		enc, err := f.encryptChecked(raw)
-		if err != nil {
-			return fmt.Errorf("refusing to write the keystore: %w", err)
-		}
-		raw, name = enc, AgeFileName
-	} else if exists(f.agePath()) {
-		return fmt.Errorf("refusing to write a plaintext keystore beside the encrypted %s: set VAULT_INIT_AGE_RECIPIENT", f.agePath())
-	}
-	dir, err := f.ensureDir()
-	if err != nil {
-		return fmt.Errorf("prepare data dir: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, name), raw); err != nil {
-		return err
-	}
-	back, err := f.Load()
-	if err != nil {
-		return fmt.Errorf("read back keystore: %w", err)
-	}
-	if !back.Equal(d) {
-		return fmt.Errorf("read back keystore %s: content differs from what was written", f.Path())
-	}
-	if f.Encrypted() {
-		return f.removePlain()
-	}
-	return nil
-}
-
-// Mode returns the keystore file's permission bits, for status reports and
-// the check that nobody else can read it.
-func (f *File) Mode() (fs.FileMode, error) {
-	st, err := os.Stat(f.Path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, fmt.Errorf("stat keystore: %w", err)
-	}
-	return st.Mode().Perm(), nil
-}
-
-// encode is the file's byte form of d.
+// encode is the stored byte form of d.
 func encode(d *InitData) string {
 	raw, _ := json.MarshalIndent(d, "", "  ")
 	return string(raw) + "\n"
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// readLimited reads a keystore file: ErrNotFound when it is absent.
+func readLimited(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open keystore: %w", err)
+	}
+	defer fh.Close()
+	raw, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read keystore %s: %w", path, err)
+	}
+	if len(raw) > MaxFileSize {
+		return nil, fmt.Errorf("read keystore %s: larger than %d bytes, not a keystore", path, MaxFileSize)
+	}
+	return raw, nil
 }

@@ -1,7 +1,26 @@
 // Package keystore keeps Vault's init response, the unseal keys and the root
-// token, in one JSON file on the vault-init volume. That file is the only copy
-// of the keys: writes are atomic and durable, and reads tell "there is no file"
-// apart from "the file could not be read".
+// token. It is the only copy of the keys: writes are atomic, durable and
+// read back, and reads tell "there is nothing" apart from "it could not be
+// read".
+//
+// Three layers:
+//
+//   - Store (store.go) is where blobs live, and its doc comment is the
+//     contract every backend keeps: the data dir (File, here) or a
+//     Kubernetes Secret (package k8sstore). storetest.Run checks it.
+//   - The age layer (age.go) encrypts the keystore's blob, the same way
+//     over any Store: init.json becomes init.json.age.
+//   - Keys (keys.go) is the keystore itself: it encodes, validates and
+//     verifies Vault's init data over a Store, with or without age.
+//
+// What is kept where: the keys, and the app token issued for them, go
+// through the Store, so that every vault-init sharing a Vault cluster's
+// keys sees them (the sidecars of all the pods, on Kubernetes). The local
+// state stays in the data dir (File), whatever the Store: the pause mark,
+// which stops the one vault-init that an operator paused; the flock, which
+// serializes the processes of one host; and the generate-root nonce, which
+// lets one process know its own attempt after a crash. None of these is
+// worth an API round trip, and none must follow the keys to another host.
 package keystore
 
 import (
@@ -11,16 +30,17 @@ import (
 	"time"
 )
 
-// FileName is the keystore's name inside the data directory.
+// FileName is the keystore's blob name: a file in the data directory, a key
+// of a Secret.
 const FileName = "init.json"
 
 // FormatVersion is the version of the file format this build writes and reads.
 const FormatVersion = 1
 
-// ErrNotFound means that the keystore file does not exist. Any other error
-// from Load means that it exists (or may exist) but could not be used, and
-// must never be taken as "no keys".
-var ErrNotFound = errors.New("keystore file not found")
+// ErrNotFound means that the keystore (or another blob) does not exist. Any
+// other error from Load means that it exists (or may exist) but could not be
+// used, and must never be taken as "no keys".
+var ErrNotFound = errors.New("keystore not found")
 
 // InitData is what sys/init returned, plus what it was asked for.
 // Its String and GoString methods hide the keys and the token, so that

@@ -12,7 +12,7 @@ import (
 const LockFileName = ".lock"
 
 // ErrLocked means another process holds the data dir's lock.
-var ErrLocked = errors.New("data dir is locked by another process")
+var ErrLocked = fmt.Errorf("data dir is locked by another process (%w)", ErrClaimed)
 
 // TryLock takes an exclusive advisory lock (flock) on Dir()/.lock without
 // waiting. It returns ErrLocked when another process holds it. Two vault-init

@@ -18,19 +18,6 @@ const AppTokenFileName = "app-token"
 // attempt while it runs, so that after a crash it is known as vault-init's.
 const NonceFileName = "generate-root.nonce"
 
-// AppTokenPath is the app token file's full path, for messages.
-func (f *File) AppTokenPath() string { return filepath.Join(f.Dir(), AppTokenFileName) }
-
-// SaveAppToken writes the application's token, atomically, 0600.
-func (f *File) SaveAppToken(token string) error {
-	return f.saveSmall(AppTokenFileName, token)
-}
-
-// LoadAppToken reads the application's token; ErrNotFound when there is none.
-func (f *File) LoadAppToken() (string, error) {
-	return f.loadSmall(AppTokenFileName)
-}
-
 // SaveNonce records the nonce of vault-init's generate-root attempt.
 func (f *File) SaveNonce(nonce string) error { return f.saveSmall(NonceFileName, nonce) }
 
@@ -80,8 +67,8 @@ func (f *File) loadSmall(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(raw) > 4096 {
-		return "", fmt.Errorf("read %s: larger than 4096 bytes", name)
+	if len(raw) > maxSmall {
+		return "", fmt.Errorf("read %s: larger than %d bytes", name, maxSmall)
 	}
 	return strings.TrimSpace(string(raw)), nil
 }
