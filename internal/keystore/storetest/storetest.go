@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"github.com/aurora/vault-init/internal/keystore"
 )
 
