@@ -22,6 +22,7 @@ type option struct{ Env, Default string }
 func configOptions(t *testing.T) []option {
 	t.Helper()
 	f := parseGo(t, "internal/config/config.go")
+	consts := stringConsts(f)
 	var opts []option
 	ast.Inspect(f, func(n ast.Node) bool {
 		spec, ok := n.(*ast.ValueSpec)
@@ -33,7 +34,7 @@ func configOptions(t *testing.T) []option {
 			t.Fatal("config.Options is not a composite literal")
 		}
 		for _, elt := range list.Elts {
-			opts = append(opts, option{Env: field(t, elt, "Env"), Default: field(t, elt, "Default")})
+			opts = append(opts, option{Env: field(t, elt, "Env", consts), Default: field(t, elt, "Default", consts)})
 		}
 		return false
 	})
@@ -43,9 +44,33 @@ func configOptions(t *testing.T) []option {
 	return opts
 }
 
-// field returns the string literal of the key in an Option literal ("" when
-// the key is left out, as Go's zero value would be).
-func field(t *testing.T, elt ast.Expr, key string) string {
+// stringConsts returns the file's constants that are string literals, by name.
+func stringConsts(f *ast.File) map[string]string {
+	consts := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		spec, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, id := range spec.Names {
+			if i >= len(spec.Values) {
+				break
+			}
+			if lit, ok := spec.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if v, err := strconv.Unquote(lit.Value); err == nil {
+					consts[id.Name] = v
+				}
+			}
+		}
+		return true
+	})
+	return consts
+}
+
+// field returns the string of the key in an Option literal: a string literal,
+// or a string constant of the same file ("" when the key is left out, as Go's
+// zero value would be).
+func field(t *testing.T, elt ast.Expr, key string, consts map[string]string) string {
 	t.Helper()
 	lit, ok := elt.(*ast.CompositeLit)
 	if !ok {
@@ -56,9 +81,16 @@ func field(t *testing.T, elt ast.Expr, key string) string {
 		if !ok || kv.Key.(*ast.Ident).Name != key {
 			continue
 		}
+		if id, ok := kv.Value.(*ast.Ident); ok {
+			v, ok := consts[id.Name]
+			if !ok {
+				t.Fatalf("config.Options: %s is %s, not a string constant of config.go", key, id.Name)
+			}
+			return v
+		}
 		s, ok := kv.Value.(*ast.BasicLit)
 		if !ok || s.Kind != token.STRING {
-			t.Fatalf("config.Options: %s is not a string literal", key)
+			t.Fatalf("config.Options: %s is neither a string literal nor a string constant", key)
 		}
 		v, err := strconv.Unquote(s.Value)
 		if err != nil {
