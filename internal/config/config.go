@@ -70,9 +70,21 @@ type Config struct {
 	// AgeIdentityFile is the identity that decrypts it, mounted apart.
 	AgeRecipient    string
 	AgeIdentityFile string
-	LogLevel        string
-	LogFormat       string
+	// Keystore is where the keys are kept: KeystoreFile (init.json in
+	// DataDir) or KeystoreKubernetes (the Secret K8sSecret in
+	// K8sNamespace; "" means the pod's own namespace, else default).
+	Keystore     string
+	K8sSecret    string
+	K8sNamespace string
+	LogLevel     string
+	LogFormat    string
 }
+
+// The keystores.
+const (
+	KeystoreFile       = "file"
+	KeystoreKubernetes = "kubernetes"
+)
 
 // Option describes one setting: its flag and config-file key, its
 // environment variable and its default. Options is the single table from
@@ -114,6 +126,9 @@ const (
 	KeyRevokeRoot        = "revoke-root"
 	KeyAgeRecipient      = "age-recipient"
 	KeyAgeIdentityFile   = "age-identity-file"
+	KeyKeystore          = "keystore"
+	KeyK8sSecret         = "k8s-secret"
+	KeyK8sNamespace      = "k8s-namespace"
 	KeyLogLevel          = "log-level"
 	KeyLogFormat         = "log-format"
 )
@@ -145,6 +160,9 @@ var Options = []Option{
 	{Key: KeyRevokeRoot, Env: "VAULT_INIT_REVOKE_ROOT", Default: "false", Usage: "revoke the root token after setup; make a short-lived one from the keys when needed"},
 	{Key: KeyAgeRecipient, Env: "VAULT_INIT_AGE_RECIPIENT", Usage: "age recipient (age1...) to encrypt the keystore to (off by default)"},
 	{Key: KeyAgeIdentityFile, Env: "VAULT_INIT_AGE_IDENTITY_FILE", Usage: "age identity file that decrypts the keystore (mount it apart, e.g. as a Docker secret)"},
+	{Key: KeyKeystore, Env: "VAULT_INIT_KEYSTORE", Default: KeystoreFile, Usage: "where the keys are kept: file (init.json in data-dir) or kubernetes (a Secret)"},
+	{Key: KeyK8sSecret, Env: "VAULT_INIT_K8S_SECRET", Default: "vault-init", Usage: "name of the Secret that holds the keys, with keystore kubernetes"},
+	{Key: KeyK8sNamespace, Env: "VAULT_INIT_K8S_NAMESPACE", Usage: "namespace of that Secret (default: the pod's own namespace, else default)"},
 	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},

@@ -33,6 +33,10 @@ func TestRefusedSettings(t *testing.T) {
 		// Credentials in an address would reach logs and metric labels.
 		{"user info in vault-addr", map[string]string{KeyVaultAddr: "http://user:passw0rd@vault:8200"}, "vault-addr:"},
 		{"user info in addrs", map[string]string{KeyAddrs: "http://a:8200,http://name-x:passw0rd@b:8200"}, "addrs:"},
+		{"an unknown keystore", map[string]string{KeyKeystore: "consul"}, "keystore:"},
+		{"a Secret name with capitals", map[string]string{KeyKeystore: "kubernetes", KeyK8sSecret: "Vault-Init"}, "k8s-secret:"},
+		{"an empty Secret name", map[string]string{KeyKeystore: "kubernetes", KeyK8sSecret: " "}, "k8s-secret:"},
+		{"a namespace with a dot", map[string]string{KeyKeystore: "kubernetes", KeyK8sNamespace: "vault.prod"}, "k8s-namespace:"},
 		{"a token as the user name", map[string]string{KeyVaultAddr: "http://hvs.SECRETTOKEN@vault:8200"}, "vault-addr:"},
 	}
 	for _, tc := range cases {
@@ -75,5 +79,21 @@ func TestEveryProblemOfAKey(t *testing.T) {
 		if got := count(key); got != want {
 			t.Errorf("%s: %d problems, want %d:\n%v", key, got, want, err)
 		}
+	}
+}
+
+// TestKubernetesKeystore: the keystore settings reach Config, from their
+// keys, with the name as Kubernetes spells it and the namespace left to
+// the pod when unset.
+func TestKubernetesKeystore(t *testing.T) {
+	c, err := Parse(lookupWith(map[string]string{KeyKeystore: " Kubernetes ", KeyK8sSecret: "vault-keys.v1", KeyK8sNamespace: "vault"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keystore != KeystoreKubernetes || c.K8sSecret != "vault-keys.v1" || c.K8sNamespace != "vault" {
+		t.Fatalf("got keystore %q, secret %q, namespace %q", c.Keystore, c.K8sSecret, c.K8sNamespace)
+	}
+	if c, err := Parse(lookupWith(map[string]string{KeyKeystore: "kubernetes"})); err != nil || c.K8sNamespace != "" || c.K8sSecret != "vault-init" {
+		t.Fatalf("defaults with kubernetes: %+v, %v", c, err)
 	}
 }

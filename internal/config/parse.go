@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,9 @@ func Parse(lookup func(key string) string) (Config, error) {
 		AppPolicy:         strings.TrimSpace(lookup(KeyAppPolicy)),
 		AgeRecipient:      strings.TrimSpace(lookup(KeyAgeRecipient)),
 		AgeIdentityFile:   strings.TrimSpace(lookup(KeyAgeIdentityFile)),
+		Keystore:          strings.ToLower(strings.TrimSpace(lookup(KeyKeystore))),
+		K8sSecret:         strings.TrimSpace(lookup(KeyK8sSecret)),
+		K8sNamespace:      strings.TrimSpace(lookup(KeyK8sNamespace)),
 		LogLevel:          strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
 		LogFormat:         strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
 	}
@@ -185,6 +189,18 @@ func (c Config) Validate() error {
 	if c.RevokeRoot && !c.AppToken {
 		add(KeyRevokeRoot, "needs app-token: with the root token revoked, the application's token is the one left for .env")
 	}
+	switch c.Keystore {
+	case KeystoreFile:
+	case KeystoreKubernetes:
+		if !dnsSubdomain.MatchString(c.K8sSecret) || len(c.K8sSecret) > 253 {
+			add(KeyK8sSecret, "%q is not a Secret name (lowercase letters, digits, '-' and '.', at most 253)", c.K8sSecret)
+		}
+		if c.K8sNamespace != "" && (!dnsLabel.MatchString(c.K8sNamespace) || len(c.K8sNamespace) > 63) {
+			add(KeyK8sNamespace, "%q is not a namespace name (lowercase letters, digits and '-', at most 63)", c.K8sNamespace)
+		}
+	default:
+		add(KeyKeystore, "%q is not file or kubernetes", c.Keystore)
+	}
 	if c.AgeRecipient != "" && !strings.HasPrefix(c.AgeRecipient, "age1") {
 		add(KeyAgeRecipient, "is not an age X25519 recipient (age1...)")
 	}
@@ -231,6 +247,13 @@ func (c Config) Validate() error {
 // checkShares checks a shares/threshold pair by Vault's own rules, each
 // problem on its own: the threshold is compared with the shares only when
 // the shares are valid.
+// Kubernetes object names: a DNS-1123 subdomain (Secrets) and label
+// (namespaces).
+var (
+	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
 func checkShares(add func(key, format string, args ...any), sharesKey, thresholdKey string, shares, threshold int) {
 	sharesOK := shares >= 1 && shares <= 255
 	if !sharesOK {

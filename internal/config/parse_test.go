@@ -37,6 +37,7 @@ func TestParseDefaults(t *testing.T) {
 		DataDir: "/vault-init", SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3,
 		CheckInterval: time.Second, LogLevel: "info", LogFormat: "console",
 		AppPolicy: "aurora-app", AppTokenPeriod: 72 * time.Hour,
+		Keystore: KeystoreFile, K8sSecret: "vault-init",
 	}
 	if !reflect.DeepEqual(c, want) || !slices.Equal(c.Nodes(), []string{"http://vault:8200"}) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

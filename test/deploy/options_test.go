@@ -21,6 +21,10 @@ var notFromEnv = map[string]string{
 	"VAULT_CLIENT_KEY":     "a TLS file path: a host path means nothing inside the container, and the stack's listener is plain HTTP",
 	"VAULT_TOKEN": ".env's VAULT_TOKEN is Aurora's token (the root token, or the app token with VAULT_INIT_APP_TOKEN); " +
 		"vault-init keeps its own root token in its keystore and must not fall back to the application's",
+	"VAULT_INIT_KEYSTORE": "fixed by the stack: the compose stacks keep the keys on the vault-init volume (file); " +
+		"the kubernetes keystore is the Helm chart's (deploy/helm/vault-init)",
+	"VAULT_INIT_K8S_SECRET":    "used only with the kubernetes keystore, which the compose stacks do not use",
+	"VAULT_INIT_K8S_NAMESPACE": "used only with the kubernetes keystore, which the compose stacks do not use",
 	"VAULT_INIT_AGE_IDENTITY_FILE": "a path inside the container: the age overlay sets it to the Docker secret it mounts " +
 		"(the host file is VAULT_INIT_AGE_IDENTITY)",
 }
