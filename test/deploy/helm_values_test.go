@@ -100,6 +100,11 @@ func TestHelmRefusesBadValues(t *testing.T) {
 		{"extraEnv with a token", "VAULT_TOKEN", map[string]any{"vaultInit": map[string]any{
 			"extraEnv": []any{map[string]any{"name": "VAULT_TOKEN", "value": "hvs.x"}}}}},
 		{"no replicas", "replicas", map[string]any{"replicas": 0}},
+		// values.schema.json refuses unknown keys: a misspelt value would
+		// otherwise be ignored without a word.
+		{"misspelt value", "apptoken", map[string]any{"vaultInit": map[string]any{"apptoken": true}}},
+		{"misspelt section", "vaultinit", map[string]any{"vaultinit": map[string]any{"appToken": true}}},
+		{"a boolean as a string", "appToken", map[string]any{"vaultInit": map[string]any{"appToken": "false"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
