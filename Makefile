@@ -51,18 +51,30 @@ $(CURDIR)/bin/vault-$(VAULT_VERSION):
 # proxy into bin/, keyed by version, each once.
 K8S_VERSION ?= 1.34.3
 ETCD_VERSION := $(shell sed -n 's|^require go.etcd.io/etcd/server/v3 v\(.*\)|\1|p' tools/etcd/go.mod)
+# The tests (internal/k8stest) run these; an env var naming another
+# binary wins, as VAULT_BIN does.
+ETCD_BIN ?= $(CURDIR)/bin/etcd-$(ETCD_VERSION)
+KUBE_APISERVER_BIN ?= $(CURDIR)/bin/k8s-$(K8S_VERSION)/kube-apiserver
+KUBECTL_BIN ?= $(CURDIR)/bin/k8s-$(K8S_VERSION)/kubectl
+export ETCD_BIN KUBE_APISERVER_BIN KUBECTL_BIN
+K8S_BINS := $(ETCD_BIN) $(KUBE_APISERVER_BIN) $(KUBECTL_BIN)
 
 k8s-bins: ## Build etcd, kube-apiserver and kubectl into bin/ from the Go module proxy (first time: ~25 min on 2 cores)
 	@test -x bin/etcd-$(ETCD_VERSION) || { echo "building etcd $(ETCD_VERSION)"; cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/bin/etcd-$(ETCD_VERSION) .; }
 	K8S_VERSION=$(K8S_VERSION) scripts/build-k8s.sh kube-apiserver kubectl
 
-test: vault ## Run every test: unit and integration (-race), static deploy checks, short fault suite, short fuzzing
+# A missing one of bin/ is built by k8s-bins (all three, each once); one
+# that an env var names elsewhere must exist.
+$(filter $(CURDIR)/bin/%,$(K8S_BINS)):
+	$(MAKE) --no-print-directory k8s-bins
+
+test: vault $(K8S_BINS) ## Run every test: unit and integration (-race, against real Vault, etcd and kube-apiserver), static deploy checks, short fault suite, short fuzzing
 	$(GO) test -race -count=1 -timeout 30m ./...
 	cd test/deploy && $(GO) test -count=1 ./...
 	$(GO) test -tags faultinject -short -count=1 -timeout 10m ./test/faults/
 	$(MAKE) --no-print-directory fuzz
 
-test-faults: vault ## The whole fault-injection suite (crashes, disk faults, a misbehaving Vault; about 9 minutes); writes its figures to BENCHMARKS.md
+test-faults: vault $(K8S_BINS) ## The whole fault-injection suite (crashes, disk faults, a misbehaving Vault; about 9 minutes); writes its figures to BENCHMARKS.md
 	scripts/faults.sh
 
 FUZZTIME ?= 10s
