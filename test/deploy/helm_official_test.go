@@ -134,17 +134,24 @@ func TestOfficialSnippetStructure(t *testing.T) {
 	}
 }
 
-// officialRBACObjects decodes official-vault-rbac.yaml strictly.
-func officialRBACObjects(t *testing.T) (*rbacv1.Role, *rbacv1.RoleBinding) {
+// readManifest decodes the objects of a YAML file strictly.
+func readManifest(t *testing.T, file string) []object {
 	t.Helper()
-	raw, err := os.ReadFile(officialRBAC)
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	objs, err := parseManifest(string(raw))
 	if err != nil {
-		t.Fatalf("%s: %v", officialRBAC, err)
+		t.Fatalf("%s: %v", file, err)
 	}
+	return objs
+}
+
+// officialRBACObjects decodes official-vault-rbac.yaml strictly.
+func officialRBACObjects(t *testing.T) (*rbacv1.Role, *rbacv1.RoleBinding) {
+	t.Helper()
+	objs := readManifest(t, officialRBAC)
 	r := rendering{objects: objs}
 	if len(objs) != 2 {
 		t.Fatalf("%s holds %d objects, want a Role and a RoleBinding", officialRBAC, len(objs))
