@@ -18,7 +18,7 @@ import (
 // as it was) and readable by its owner only (it holds every secret,
 // encrypted). FILE "-" is stdout. See vaultclient.Snapshot for its timeout.
 func runBackup(ctx context.Context, s *settings, stdout, stderr io.Writer, file string) error {
-	cfg, clients, keys, err := open(s)
+	cfg, clients, st, err := open(s)
 	if err != nil {
 		return failure(err)
 	}
@@ -43,7 +43,7 @@ func runBackup(ctx context.Context, s *settings, stdout, stderr io.Writer, file 
 			"Back up its data volume instead: see \"Backing up\" in docs/operations.md", storage))
 	}
 	token := cfg.Token.Reveal()
-	if d, err := keys.Load(); err == nil && d.RootToken != "" {
+	if d, err := st.keys.Load(); err == nil && d.RootToken != "" {
 		token = d.RootToken
 	}
 	via.SetToken(token)

@@ -115,6 +115,9 @@ func TestEveryOptionIsRead(t *testing.T) {
 		config.KeyRevokeRoot:        {"true", func(c config.Config) string { return map[bool]string{true: "true"}[c.RevokeRoot] }},
 		config.KeyAgeRecipient:      {"age1xyz", func(c config.Config) string { return c.AgeRecipient }},
 		config.KeyAgeIdentityFile:   {pem, func(c config.Config) string { return c.AgeIdentityFile }},
+		config.KeyKeystore:          {"kubernetes", func(c config.Config) string { return c.Keystore }},
+		config.KeyK8sSecret:         {"vault-keys", func(c config.Config) string { return c.K8sSecret }},
+		config.KeyK8sNamespace:      {"vault-prod", func(c config.Config) string { return c.K8sNamespace }},
 	}
 	if len(get) != len(config.Options) {
 		t.Fatalf("the test covers %d options, config has %d", len(get), len(config.Options))

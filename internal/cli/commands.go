@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
 	"github.com/aurora/vault-init/internal/apptoken"
 	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/k8sstore"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/monitor"
 	"github.com/aurora/vault-init/internal/status"
@@ -22,10 +25,11 @@ import (
 
 // runWatch is `vault-init run`: the long-running sidecar.
 func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error {
-	cfg, clients, keys, err := open(s)
+	cfg, clients, st, err := open(s)
 	if err != nil {
 		return failure(err)
 	}
+	keys := st.keys
 	log := newLogger(cfg, stderr)
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
 	switch did, err := keys.Migrate(); {
@@ -49,7 +53,8 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
 		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Metrics: metrics, App: appOptions(cfg), RevokeRoot: cfg.RevokeRoot,
-	}, clients, keys, log, stdout, stderr)
+		Keys: st.keys, Shared: st.shared, Holder: holder(cfg),
+	}, clients, st.local, log, stdout, stderr)
 	if metrics != nil {
 		go func() {
 			if err := metrics.Serve(ctx, cfg.Listen, w.Ready); err != nil {
@@ -70,7 +75,7 @@ var mountCheckEvery = status.DefaultMountCheckEvery
 
 // runStatus is `vault-init status`, or `healthcheck` when quiet.
 func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) error {
-	cfg, clients, keys, err := open(s)
+	cfg, clients, st, err := open(s)
 	if err != nil {
 		return failure(err)
 	}
@@ -82,9 +87,9 @@ func runStatus(ctx context.Context, s *settings, out io.Writer, quiet bool) erro
 	if quiet {
 		// Beside the keys, where only vault-init's user may write: a note
 		// that others could forge would hide a missing mount.
-		cache = &status.MountCache{Path: filepath.Join(keys.Dir(), HealthCacheFile), MaxAge: mountCheckEvery}
+		cache = &status.MountCache{Path: filepath.Join(st.local.Dir(), HealthCacheFile), MaxAge: mountCheckEvery}
 	}
-	r := status.Gather(ctx, clients, keys, cfg.KVMount, cfg.Token.Reveal(), cache)
+	r := status.Gather(ctx, clients, st.keys, st.local, cfg.KVMount, cfg.Token.Reveal(), cache)
 	if err := r.Write(out); err != nil {
 		return failure(err)
 	}
@@ -103,11 +108,11 @@ func runRootToken(s *settings, stdout io.Writer) error {
 	if err != nil {
 		return failure(err)
 	}
-	keys, err := keystoreFor(cfg)
+	st, err := storesFor(cfg)
 	if err != nil {
 		return failure(err)
 	}
-	data, err := keys.Load()
+	data, err := st.keys.Load()
 	if err != nil {
 		return failure(fmt.Errorf("read root token: %w", err))
 	}
@@ -128,7 +133,11 @@ func runAppToken(s *settings, stdout io.Writer) error {
 	if err != nil {
 		return failure(err)
 	}
-	token, err := keystore.New(cfg.DataDir).LoadAppToken()
+	st, err := storesFor(cfg)
+	if err != nil {
+		return failure(err)
+	}
+	token, err := st.keys.LoadAppToken()
 	if errors.Is(err, keystore.ErrNotFound) {
 		return failure(errors.New("no app token yet: run vault-init with VAULT_INIT_APP_TOKEN=true"))
 	}
@@ -147,33 +156,79 @@ func appOptions(cfg config.Config) *apptoken.Options {
 	return &apptoken.Options{Policy: cfg.AppPolicy, Mount: cfg.KVMount, BasePath: cfg.KVBasePath, Period: cfg.AppTokenPeriod}
 }
 
-// keystoreFor opens the keystore that cfg describes: encrypted with age
-// when a recipient is set; read with the identity file when one is set.
-func keystoreFor(cfg config.Config) (*keystore.File, error) {
-	ks := keystore.New(cfg.DataDir)
-	if cfg.AgeRecipient == "" && cfg.AgeIdentityFile == "" {
-		return ks, nil
+// stores is where a command finds the keys and the local state.
+type stores struct {
+	local *keystore.File // the data dir: pause mark, lock, nonce; the keys too with the file keystore
+	keys  *keystore.Keys
+	// shared: the keys are shared by the vault-init of every node of the
+	// cluster, each watching its own node (Kubernetes sidecars).
+	shared bool
+}
+
+// storesFor opens the keystore that cfg describes, in the data dir or in a
+// Kubernetes Secret: encrypted with age when a recipient is set; read with
+// the identity file when one is set.
+func storesFor(cfg config.Config) (stores, error) {
+	local := keystore.New(cfg.DataDir)
+	var rs []age.Recipient
+	var ids []age.Identity
+	if cfg.AgeRecipient != "" || cfg.AgeIdentityFile != "" {
+		var err error
+		if rs, ids, err = keystore.ParseAge(cfg.AgeRecipient, cfg.AgeIdentityFile); err != nil {
+			return stores{}, config.Problems{err.Error()}
+		}
 	}
-	rs, ids, err := keystore.ParseAge(cfg.AgeRecipient, cfg.AgeIdentityFile)
+	encrypt := func(k *keystore.Keys) *keystore.Keys {
+		if rs == nil && ids == nil {
+			return k
+		}
+		return k.WithAge(rs, ids)
+	}
+	if cfg.Keystore != config.KeystoreKubernetes {
+		if rs != nil || ids != nil {
+			local = local.WithAge(rs, ids)
+		}
+		return stores{local: local, keys: local.Keys}, nil
+	}
+	rc, err := k8sstore.RESTConfig()
 	if err != nil {
-		return nil, config.Problems{err.Error()}
+		return stores{}, fmt.Errorf("keystore kubernetes: %w", err)
 	}
-	return ks.WithAge(rs, ids), nil
+	ns := cfg.K8sNamespace
+	if ns == "" {
+		ns = k8sstore.DefaultNamespace()
+	}
+	secret, err := k8sstore.Open(rc, ns, cfg.K8sSecret)
+	if err != nil {
+		return stores{}, fmt.Errorf("keystore kubernetes: %w", err)
+	}
+	return stores{local: local, keys: encrypt(keystore.NewKeys(secret)), shared: true}, nil
+}
+
+// holder names this vault-init in a shared keystore's init claim: its host
+// (a pod's name) and its Vault, which together stay the same across a
+// restart of the sidecar and differ between the pods of a StatefulSet.
+func holder(cfg config.Config) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return host + " " + strings.Join(cfg.Nodes(), ",")
 }
 
 // open loads the configuration and opens what most commands use: a client
-// for each node, and the keystore.
-func open(s *settings) (config.Config, []*api.Client, *keystore.File, error) {
+// for each node, and the stores.
+func open(s *settings) (config.Config, []*api.Client, stores, error) {
 	cfg, err := s.load()
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, stores{}, err
 	}
 	clients, err := clientsFor(cfg)
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, stores{}, err
 	}
-	keys, err := keystoreFor(cfg)
-	return cfg, clients, keys, err
+	st, err := storesFor(cfg)
+	return cfg, clients, st, err
 }
 
 // clientsFor returns a client for each node of cfg, in order.

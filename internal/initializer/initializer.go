@@ -44,13 +44,16 @@ type Vault interface {
 	InitWithContext(ctx context.Context, req *api.InitRequest) (*api.InitResponse, error)
 }
 
-// Keystore is what the initializer needs of the keystore: Load returns an
-// error matching keystore.ErrNotFound only when there is no file; Save is
-// atomic and returns nil only once the file reads back equal to its input;
-// TryLock returns keystore.ErrLocked while another process holds the lock.
+// Keystore is what the initializer needs of the keystore (keystore.Keys):
+// Load returns an error matching keystore.ErrNotFound only when there is no
+// keystore; Save is atomic and returns nil only once the keystore reads back
+// equal to its input; Claim returns keystore.ErrLocked while another
+// process holds a claim that it gives up soon (a data dir's flock), and
+// another error matching keystore.ErrClaimed (a *keystore.ClaimError) for
+// one that lasts (a Kubernetes Secret claimed by another vault-init).
 type Keystore interface {
 	Path() string
-	TryLock() (unlock func(), err error)
+	Claim(holder string) (release func(sent bool), err error)
 	CheckWritable() error
 	Load() (*keystore.InitData, error)
 	Save(d *keystore.InitData) error
@@ -61,6 +64,9 @@ type Initializer struct {
 	Keys      Keystore
 	Log       *zap.Logger
 	VaultAddr string // recorded in the keystore, for people reading it later
+	// Holder names this vault-init in a claim that others can see (a
+	// Kubernetes Secret's): its host (the pod) and its Vault.
+	Holder    string
 	Shares    int
 	Threshold int
 	// RecoveryShares and RecoveryThreshold replace Shares and Threshold
@@ -90,11 +96,12 @@ type Initializer struct {
 // does not return until the keys are saved and verified, or ctx ends; in that
 // case it prints the keys to Emergency and returns ErrKeysUnsaved.
 func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitData, error) {
-	unlock, err := in.lock(ctx)
+	release, err := in.claim(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	sent := false // whether a sys/init request left this process
+	defer func() { release(sent) }()
 	// Under the lock, ask Vault again: another vault-init sharing the data
 	// dir may have initialized it while this one waited. The same answer
 	// tells the seal type.
@@ -115,7 +122,7 @@ func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitD
 		return nil, fmt.Errorf("refusing to initialize: keystore cannot be read: %w", err)
 	}
 	if err := in.Keys.CheckWritable(); err != nil {
-		return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", filepath.Dir(in.Keys.Path()), err)
+		return nil, fmt.Errorf("refusing to initialize: keystore %s is not writable: %w", in.Keys.Path(), err)
 	}
 
 	req := &api.InitRequest{SecretShares: in.Shares, SecretThreshold: in.Threshold}
@@ -130,6 +137,7 @@ func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitD
 			zap.Int("secret_shares", in.Shares), zap.Int("secret_threshold", in.Threshold))
 	}
 	faultinject.Point("before-init")
+	sent = true
 	// Not ctx: a shutdown must not cut the one reply that carries the keys.
 	initCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.InitTimeout)
 	resp, err := v.InitWithContext(initCtx, req)
@@ -158,17 +166,22 @@ func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitD
 	return data, nil
 }
 
-// lock waits for the data dir's lock, reporting a wait that lasts too long.
-func (in *Initializer) lock(ctx context.Context) (func(), error) {
+// claim takes the right to initialize. It waits for a data dir's lock,
+// reporting a wait that lasts too long; a lasting claim of another
+// vault-init is returned at once (an error matching keystore.ErrClaimed).
+func (in *Initializer) claim(ctx context.Context) (func(bool), error) {
 	start, warned := time.Now(), time.Time{}
 	wait := backoff.New(100*time.Millisecond, time.Second)
 	for {
-		unlock, err := in.Keys.TryLock()
+		release, err := in.Keys.Claim(in.Holder)
 		if err == nil {
-			return unlock, nil
+			return release, nil
+		}
+		if errors.Is(err, keystore.ErrClaimed) && !errors.Is(err, keystore.ErrLocked) {
+			return nil, err
 		}
 		if !errors.Is(err, keystore.ErrLocked) {
-			return nil, fmt.Errorf("refusing to initialize: data dir %s is not writable: %w", filepath.Dir(in.Keys.Path()), err)
+			return nil, fmt.Errorf("refusing to initialize: keystore %s is not writable: %w", in.Keys.Path(), err)
 		}
 		held := time.Since(start)
 		switch {

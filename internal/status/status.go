@@ -58,7 +58,11 @@ func (r *Report) Ready() bool {
 // through the first unsealed node (a standby forwards to the active one),
 // with the keystore's root token, or fallbackToken when it has none; or,
 // when cache is not nil and holds a recent success, not asked about.
-func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount, fallbackToken string, cache *MountCache) *Report {
+//
+// keys is the keystore; local is the data dir, which holds the pause mark,
+// and the keys too when keys is local.Keys (then the file's mode is shown).
+func Gather(ctx context.Context, clients []*api.Client, keys *keystore.Keys, local *keystore.File, mount, fallbackToken string, cache *MountCache) *Report {
+	ks := keys
 	r := &Report{Mount: mount, Keystore: ks.Path()}
 	var via *api.Client
 	for _, c := range clients {
@@ -69,7 +73,7 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 		}
 	}
 
-	r.Paused, _ = ks.Paused()
+	r.Paused, _ = local.Paused()
 	data, err := ks.Load()
 	r.KeysErr = err
 	token := fallbackToken
@@ -82,7 +86,9 @@ func Gather(ctx context.Context, clients []*api.Client, ks *keystore.File, mount
 		if data.RootToken != "" {
 			token = data.RootToken
 		}
-		r.FileMode, _ = ks.Mode()
+		if keys == local.Keys {
+			r.FileMode, _ = local.Mode()
+		}
 	}
 
 	// Without a root token (revoked after setup), the app token sees the

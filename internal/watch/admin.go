@@ -44,7 +44,7 @@ func (n *node) adminToken(ctx context.Context) (string, func(), error) {
 	if !stored {
 		// One attempt at a time in this process: the nonce record is shared.
 		n.w.generating.Lock()
-		token, err = roottoken.Generate(ctx, n.client.Sys(), n.w.keys, data.GenerateRootKeys())
+		token, err = roottoken.Generate(ctx, n.client.Sys(), n.w.local, data.GenerateRootKeys())
 		n.w.generating.Unlock()
 		if err != nil {
 			return "", noop, err

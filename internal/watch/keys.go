@@ -50,7 +50,10 @@ func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 // It does not refuse to unseal: the exposure has already happened, and
 // leaving Vault sealed would add an outage to it. Call with w.mu held.
 func (w *Watcher) checkMode() {
-	mode, err := w.keys.Mode()
+	if w.keys != w.local.Keys {
+		return // not a file: the store's own access control applies
+	}
+	mode, err := w.local.Mode()
 	if err != nil || mode&0o077 == 0 || mode == w.warnedMode {
 		return
 	}
@@ -62,7 +65,7 @@ func (w *Watcher) checkMode() {
 // updateKeys changes the keystore through change and saves it, under the
 // data dir's lock. The copy in memory follows.
 func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
-	unlock, err := w.keys.TryLock()
+	unlock, err := w.keys.Lock()
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aurora/vault-init/internal/initializer"
+	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/unseal"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
@@ -16,9 +17,11 @@ import (
 // The steps for a node that is not initialized, or sealed.
 
 func (n *node) initialize(ctx context.Context) (time.Duration, error) {
-	if n.w.cluster() && n.w.haveKeys() {
+	if (n.w.cluster() || n.w.opts.Shared) && n.w.haveKeys() {
 		// A Raft follower reports "not initialized" until its retry_join
 		// has reached the initialized leader. It is not a second Vault.
+		// With a shared keystore, keys there mean that another node's
+		// vault-init initialized the cluster this node joins.
 		n.waitingJoin++
 		if n.waitingJoin >= JoinPatience*3 {
 			n.report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
@@ -59,6 +62,13 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		return n.w.opts.CheckInterval, nil
 	case errors.Is(err, initializer.ErrKeysUnsaved):
 		return 0, err
+	case errors.Is(err, keystore.ErrClaimed):
+		return n.claimedElsewhere(err), nil
+	case errors.Is(err, initializer.ErrKeystoreHoldsKeys) && n.w.opts.Shared:
+		// Another node's vault-init saved its keys since the last look:
+		// this node joins that cluster.
+		n.log.Debug("the shared keystore holds keys now: waiting for this node to join the cluster")
+		return n.w.opts.CheckInterval, nil
 	case err != nil:
 		return n.fail(err), nil
 	}
@@ -70,6 +80,22 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	// Vault is initialized and sealed now: unseal it without another look.
 	n.state = vaultstate.Sealed
 	return n.unseal(ctx), nil
+}
+
+// claimedElsewhere waits while another vault-init holds the init claim of
+// a shared keystore: it initializes its own node, which this one then
+// joins. A claim that stays without keys is reported: its holder may have
+// been killed between its sys/init and the save.
+func (n *node) claimedElsewhere(err error) time.Duration {
+	n.waitingJoin++
+	if n.waitingJoin < JoinPatience*3 {
+		n.log.Debug("another vault-init is initializing the cluster; waiting for its keys", zap.Error(err))
+		return n.w.opts.CheckInterval
+	}
+	n.report(fmt.Errorf("%w. If it stays so, that vault-init was stopped before it saved the keys: when its Vault says it is initialized, "+
+		"the keys are lost, and that Vault must be wiped and initialized again; when no Vault of the cluster is initialized, "+
+		"remove the claim (see docs/kubernetes.md) and vault-init initializes", err))
+	return n.w.opts.CheckInterval
 }
 
 func (n *node) unseal(ctx context.Context) time.Duration {

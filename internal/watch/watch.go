@@ -72,6 +72,18 @@ type Options struct {
 	// RevokeRoot revokes the root token once Vault is configured; later
 	// setups use a short-lived root token generated from the stored keys.
 	RevokeRoot bool
+	// Keys, when set, is the keystore when it is not the data dir's: a
+	// Kubernetes Secret. The data dir still keeps the local state (pause
+	// mark, lock, generate-root nonce).
+	Keys *keystore.Keys
+	// Shared says that the keystore is shared with the vault-init of every
+	// other node of this Vault's Raft cluster, each watching its own node
+	// (sidecars on Kubernetes): a node that is not initialized while the
+	// keystore holds keys is joining the cluster, and the keystore's claim
+	// decides which vault-init initializes.
+	Shared bool
+	// Holder names this vault-init in the keystore's init claim.
+	Holder string
 	// Once ends Run when every node is unsealed and the mount is in place
 	// (or the data dir is paused), instead of watching on.
 	Once bool
@@ -81,7 +93,8 @@ type Options struct {
 // unsealed and configured.
 type Watcher struct {
 	opts  Options
-	keys  *keystore.File
+	keys  *keystore.Keys // the keys: the data dir's, or opts.Keys
+	local *keystore.File // the data dir: pause mark, lock, nonce
 	log   *zap.Logger
 	out   io.Writer // the banner goes here
 	init  *initializer.Initializer
@@ -107,10 +120,14 @@ type Watcher struct {
 // New returns a Watcher for the nodes in opts, one client each, in the same
 // order. out receives the banner; errOut the emergency block if the keys
 // cannot be saved before a shutdown.
-func New(opts Options, clients []*api.Client, keys *keystore.File, log *zap.Logger, out, errOut io.Writer) *Watcher {
-	w := &Watcher{opts: opts, keys: keys, log: log, out: out, states: map[string]vaultstate.State{}}
+func New(opts Options, clients []*api.Client, local *keystore.File, log *zap.Logger, out, errOut io.Writer) *Watcher {
+	keys := local.Keys
+	if opts.Keys != nil {
+		keys = opts.Keys
+	}
+	w := &Watcher{opts: opts, keys: keys, local: local, log: log, out: out, states: map[string]vaultstate.State{}}
 	w.init = &initializer.Initializer{
-		Keys: keys, Log: log.Named("init"), VaultAddr: opts.Nodes[0],
+		Keys: keys, Log: log.Named("init"), VaultAddr: opts.Nodes[0], Holder: opts.Holder,
 		Shares: opts.SecretShares, Threshold: opts.SecretThreshold,
 		RecoveryShares: opts.RecoveryShares, RecoveryThreshold: opts.RecoveryThreshold, Emergency: errOut,
 		InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry), LockWarnAfter: LockWarnAfter,
@@ -156,7 +173,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // paused reports whether the data dir carries the "sealed on purpose"
 // mark, logging it once per pause (and its end).
 func (w *Watcher) paused() bool {
-	p, err := w.keys.Paused()
+	p, err := w.local.Paused()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {

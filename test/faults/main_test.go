@@ -97,7 +97,7 @@ func (c *collector) print() {
 	for _, n := range names {
 		v := append([]float64(nil), c.rates[n]...)
 		sort.Float64s(v)
-		fmt.Printf("FIGURE %s: n=%d min=%.0f p50=%.0f max=%.0f\n", n, len(v), v[0], v[len(v)/2], v[len(v)-1])
+		fmt.Printf("FIGURE %s: n=%d min=%.2f p50=%.2f max=%.2f\n", n, len(v), v[0], v[len(v)/2], v[len(v)-1])
 	}
 	names = names[:0]
 	for n := range c.values {

@@ -1,0 +1,200 @@
+//go:build faultinject
+
+package faults
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aurora/vault-init/internal/k8stest"
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// keysSecret is the chart's default Secret name.
+const keysSecret = "vault-init"
+
+// keystoreRules are the chart's Role (deploy/helm/vault-init): get and
+// update on the one Secret, and create on secrets, which resourceNames
+// cannot narrow. test/deploy checks that the chart grants exactly these.
+func keystoreRules(secret string) []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{secret}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+	}
+}
+
+// sidecarEnv is what the chart gives each vault-init sidecar, except that
+// the API server is reached through a kubeconfig (there is no pod) holding
+// a service account token from TokenRequest, bound to the chart's Role.
+func sidecarEnv(t *testing.T, k *k8stest.Server, ns string) []string {
+	t.Helper()
+	k.Grant(t, ns, "vault-init", "vault-init", keystoreRules(keysSecret)...)
+	token := k.ServiceAccountToken(t, ns, "vault-init")
+	return []string{"VAULT_INIT_KEYSTORE=kubernetes", "VAULT_INIT_K8S_SECRET=" + keysSecret,
+		"VAULT_INIT_K8S_NAMESPACE=" + ns, "KUBECONFIG=" + k.Kubeconfig(t, token)}
+}
+
+// secretOf reads the keys Secret as the admin; nil when it is absent.
+func secretOf(t *testing.T, k *k8stest.Server, ns string) *corev1.Secret {
+	t.Helper()
+	s, err := k.Core(t).Secrets(ns).Get(t.Context(), keysSecret, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("read the keys Secret: %v", err)
+	}
+	return s
+}
+
+func totalInits(pxs []*proxy) int {
+	n := 0
+	for _, px := range pxs {
+		n += countInits(px)
+	}
+	return n
+}
+
+// TestKubernetesInitRace starts three vault-init on one Secret, each in
+// front of a fresh Vault of its own, as the sidecars of three pods start.
+// Exactly one sys/init reaches any Vault, also when the winner is killed
+// (SIGKILL) just before its sys/init or just after the reply: the claim it
+// left in the Secret keeps the others from initializing a second Vault.
+func TestKubernetesInitRace(t *testing.T) {
+	k := k8stest.Start(t)
+	for _, tc := range []struct{ name, point string }{
+		{"no fault", ""},
+		{"winner killed before its sys/init", "before-init"},
+		{"winner killed after the init reply", "after-init-reply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := k.NewNamespace(t)
+			env := sidecarEnv(t, k, ns)
+			if tc.point != "" {
+				// Only the claim's winner reaches these points.
+				env = append(env, "VAULT_INIT_FAULT="+tc.point+":kill")
+			}
+			var srvs []*vaulttest.Server
+			var pxs []*proxy
+			var procs []*proc
+			for range 3 {
+				srv := vaulttest.Start(t, vaulttest.Options{})
+				srvs, pxs = append(srvs, srv), append(pxs, newProxy(t, srv.Addr()))
+			}
+			for i := range srvs {
+				procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), env...))
+			}
+			knowAll := func() {
+				for _, p := range procs {
+					for _, px := range pxs {
+						p.knows(px.initReplies()...)
+					}
+				}
+			}
+			if tc.point == "" {
+				waitAny(t, procs, "vault is ready", 60*time.Second)
+				// Give the losers many checks in which they could go wrong.
+				time.Sleep(3 * time.Second)
+				knowAll()
+				if n := totalInits(pxs); n != 1 {
+					t.Fatalf("%d sys/init calls over the three Vaults, want exactly 1", n)
+				}
+				s := secretOf(t, k, ns)
+				if s == nil || len(s.Data[keystore.FileName]) == 0 || len(s.OwnerReferences) != 0 {
+					t.Fatalf("the Secret after the init: %v", s)
+				}
+				return
+			}
+			winner := waitMarker(t, procs, tc.point, 60*time.Second)
+			if _, signaled := procs[winner].exited(10 * time.Second); !signaled {
+				t.Fatal("the winner was not killed at the fault point")
+			}
+			time.Sleep(3 * time.Second) // the others' chances to init
+			knowAll()
+			want := 0
+			if tc.point == "after-init-reply" {
+				want = 1
+			}
+			if n := totalInits(pxs); n != want {
+				t.Fatalf("%d sys/init calls after the winner's death, want %d", n, want)
+			}
+			s := secretOf(t, k, ns)
+			if s == nil || len(s.Data) != 0 || !strings.Contains(strings.Join(annotationValues(s), " "), pxs[winner].addr()) {
+				t.Fatalf("the Secret should hold the dead winner's claim and no keys: %v", s)
+			}
+			// The winner's sidecar restarts (same pod, same Vault).
+			again := run(t, pxs[winner].addr(), t.TempDir(), sidecarEnv2(env)...)
+			if tc.point == "before-init" {
+				again.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+				if n := totalInits(pxs); n != 1 {
+					t.Fatalf("%d sys/init calls after the restart, want exactly 1", n)
+				}
+				if s := secretOf(t, k, ns); len(s.Data[keystore.FileName]) == 0 {
+					t.Fatal("no keys in the Secret after the restarted winner's init")
+				}
+				knowAll()
+				again.knows(pxs[winner].initReplies()...)
+				return
+			}
+			// Its Vault is initialized and the keys are lost: it says so
+			// and changes nothing.
+			again.knows(pxs[winner].initReplies()...)
+			again.stderr.WaitFor(t, "it was initialized by someone else", 30*time.Second)
+			time.Sleep(2 * time.Second)
+			if n := totalInits(pxs); n != 1 {
+				t.Fatalf("%d sys/init calls, want exactly 1", n)
+			}
+			if s := secretOf(t, k, ns); len(s.Data) != 0 {
+				t.Fatal("the Secret was written after the keys were lost")
+			}
+		})
+	}
+}
+
+// sidecarEnv2 is env without the fault.
+func sidecarEnv2(env []string) []string {
+	var out []string
+	for _, e := range env {
+		if !strings.HasPrefix(e, "VAULT_INIT_FAULT=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func annotationValues(s *corev1.Secret) []string {
+	var v []string
+	for _, a := range s.Annotations {
+		v = append(v, a)
+	}
+	return v
+}
+
+// waitAny waits until one of procs logs substr, and returns its index.
+func waitAny(t *testing.T, procs []*proc, substr string, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for i, p := range procs {
+			if strings.Contains(p.stderr.String(), substr) {
+				return i
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no vault-init logged %q within %v", substr, timeout)
+	return -1
+}
+
+// waitMarker waits for the FAULTINJECT line of point from any of procs.
+func waitMarker(t *testing.T, procs []*proc, point string, timeout time.Duration) int {
+	t.Helper()
+	return waitAny(t, procs, "FAULTINJECT "+point+" ", timeout)
+}
