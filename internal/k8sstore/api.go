@@ -18,13 +18,16 @@ func (s *Secret) fetch() (*object, error) {
 	err := s.api.Get().Namespace(s.namespace).Resource("secrets").Name(s.name).Do(ctx).Into(&o)
 	switch {
 	case s.absent(err):
+		s.note(nil)
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("get secret %s: %w", s.ref(), err)
 	}
 	if err := s.owned(&o); err != nil {
+		s.note(nil)
 		return nil, err
 	}
+	s.note(&o)
 	return &o, nil
 }
 
@@ -59,6 +62,18 @@ func (s *Secret) owned(o *object) error {
 	}
 	return fmt.Errorf("secret %s %w (it lacks the label %s=%s): refusing to read or overwrite it", s.ref(), ErrForeign, LabelManagedBy, ManagedBy)
 }
+
+// writable refuses to write an immutable Secret: the API server would
+// reject every change of its data, so it can never take (new) keys. Its
+// keys, if any, still read.
+func (s *Secret) writable(o *object) error {
+	if o != nil && immutable(o) {
+		return fmt.Errorf("secret %s %w: vault-init can never write keys to it; recreate it without immutable (copy out any keys it holds first)", s.ref(), ErrImmutable)
+	}
+	return nil
+}
+
+func immutable(o *object) bool { return o.Immutable != nil && *o.Immutable }
 
 // newObject is the Secret as vault-init creates it: labelled, Opaque, and
 // never with an owner reference (garbage collection would take the keys).

@@ -34,10 +34,18 @@ func (s *Secret) ClaimInit(holder string) (release func(sent bool), err error) {
 	if holder == "" {
 		return nil, errors.New("claim init: no holder name")
 	}
+	defer s.writing()()
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		o, err := s.fetch()
 		if err != nil {
 			return nil, fmt.Errorf("claim init: %w", err)
+		}
+		if o != nil && !hasKeys(o) {
+			// It could be claimed (annotations may change), but never
+			// take the keys of the init.
+			if err := s.writable(o); err != nil {
+				return nil, fmt.Errorf("claim init: %w", err)
+			}
 		}
 		if o == nil {
 			next := s.newObject()
@@ -82,6 +90,19 @@ func claimAnnotations(holder string) map[string]string {
 	}
 }
 
+// isKeystore reports the blobs that hold the keys.
+func isKeystore(name string) bool { return name == keystore.FileName || name == keystore.AgeFileName }
+
+// claimed reports an init claim on o.
+func claimed(o *object) bool {
+	if o == nil {
+		return false
+	}
+	_, by := o.Annotations[AnnotationClaimedBy]
+	_, at := o.Annotations[AnnotationClaimedAt]
+	return by || at
+}
+
 func hasKeys(o *object) bool {
 	_, plain := o.Data[keystore.FileName]
 	_, enc := o.Data[keystore.AgeFileName]
@@ -105,6 +126,7 @@ func (s *Secret) releaser(holder string) func(sent bool) {
 // resourceVersion it read; on a 409 it reads again. Other failures leave
 // the claim, which the same holder takes back on its next ClaimInit.
 func (s *Secret) unclaim(holder string) {
+	defer s.writing()()
 	for range maxAttempts {
 		o, err := s.fetch()
 		if err != nil || o == nil || hasKeys(o) || o.Annotations[AnnotationClaimedBy] != holder {

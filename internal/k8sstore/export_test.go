@@ -16,3 +16,7 @@ func SetNamespaceFile(t testing.TB, path string) {
 	namespaceFile = path
 	t.Cleanup(func() { namespaceFile = old })
 }
+
+// SetSnapshotWindow sets how long a Get's read answers the handle's next
+// Gets of other blobs, so that a test does not depend on its speed.
+func SetSnapshotWindow(s *Secret, d time.Duration) { s.window = d }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
@@ -42,6 +41,11 @@ var ErrConflict = errors.New("changed by another writer since this vault-init re
 // read or write it.
 var ErrForeign = errors.New("exists and was not written by vault-init")
 
+// ErrImmutable means that the Secret has immutable: true: its data can
+// never change, so every write is refused (before sys/init, by Probe). Get
+// still reads the keys it holds.
+var ErrImmutable = errors.New("is immutable (immutable: true)")
+
 // Secret is a keystore.Store kept in one Kubernetes Secret: each blob is a
 // data key of it. See the package doc for the contract as it keeps it.
 // Its methods are safe for concurrent use.
@@ -51,8 +55,12 @@ type Secret struct {
 	name      string
 	timeout   time.Duration // of each call: CallTimeout
 
-	mu   sync.Mutex
-	seen map[string]observed // what this handle last saw of each blob
+	mu       sync.Mutex
+	seen     map[string]observed // what this handle last saw of each blob
+	snap     *snapshot           // the last Get's read (see recent)
+	gen      uint64              // write starts and ends (see writing)
+	window   time.Duration       // of a snapshot: SnapshotWindow
+	warnings []string            // of the last read (see Warnings)
 
 	updating sync.Mutex // held between Lock and its unlock
 }
@@ -80,7 +88,7 @@ func Open(restConfig *rest.Config, namespace, secret string) (*Secret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kubernetes keystore: %w", err)
 	}
-	return &Secret{api: api, namespace: namespace, name: secret, timeout: CallTimeout, seen: map[string]observed{}}, nil
+	return &Secret{api: api, namespace: namespace, name: secret, timeout: CallTimeout, window: SnapshotWindow, seen: map[string]observed{}}, nil
 }
 
 // Where names the blob as a Secret's key: "secret NAMESPACE/NAME key BLOB".
@@ -89,11 +97,19 @@ func (s *Secret) Where(name string) string { return fmt.Sprintf("secret %s key %
 func (s *Secret) ref() string { return s.namespace + "/" + s.name }
 
 // Get returns the blob: ErrNotFound when the Secret or its key does not
-// exist, another error when the Secret cannot be read or is foreign.
+// exist, another error when the Secret cannot be read or is foreign. It
+// reads the Secret, or answers from the read of the handle's previous Get
+// when that was of another blob, less than SnapshotWindow ago, with no
+// write of the handle since (see the package doc).
 func (s *Secret) Get(name string) ([]byte, error) {
-	o, err := s.fetch()
-	if err != nil {
-		return nil, err
+	o, ok := s.recent(name)
+	if !ok {
+		gen := s.generation()
+		var err error
+		if o, err = s.fetch(); err != nil {
+			return nil, err
+		}
+		s.keep(name, o, gen)
 	}
 	s.remember(name, observe(o, name))
 	if o == nil {
@@ -126,68 +142,59 @@ func (s *Secret) Lock() (func(), error) {
 	return sync.OnceFunc(s.updating.Unlock), nil
 }
 
-// Probe proves that create and update of the Secret are allowed, by a
-// server-side dry run: an update of the Secret as it is, or its create
-// when it does not exist. Nothing changes.
-func (s *Secret) Probe() error {
-	for attempt := 1; ; attempt++ {
-		o, err := s.fetch()
-		if err != nil {
-			return fmt.Errorf("probe: %w", err)
-		}
-		if o == nil {
-			err = s.create(s.newObject(), true)
-		} else {
-			err = s.update(o, true)
-		}
-		if err == nil {
-			return nil
-		}
-		if !lostRace(err) || attempt == maxAttempts {
-			return fmt.Errorf("probe secret %s (dry run): %w", s.ref(), err)
-		}
-	}
-}
-
 // write sets (put) or removes the blob. It gives up with ErrConflict when
 // the handle observed the blob and it changed since; a write that loses a
 // race for the Secret (409) is tried again on a fresh read, which checks
-// that again.
+// that again. A put of the keystore (init.json, init.json.age) also
+// removes the init claim, in the same update: the keys are kept, so the
+// claim has done its work.
 func (s *Secret) write(name string, data []byte, put bool) error {
+	defer s.writing()()
 	verb := "write"
 	if !put {
 		verb = "remove"
 	}
+	unclaim := put && isKeystore(name)
 	for attempt := 1; ; attempt++ {
 		o, err := s.fetch()
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", verb, name, err)
 		}
 		cur := observe(o, name)
-		if holds(o, name, data, put) {
+		done := holds(o, name, data, put)
+		if done && !(unclaim && claimed(o)) {
 			// Nothing to do; also a retry of a write that went through
 			// but whose reply or read-back was lost.
 			s.remember(name, cur)
 			return nil
 		}
-		if seen, ok := s.observation(name); ok && seen != cur {
+		if seen, ok := s.observation(name); ok && seen != cur && !done {
 			return fmt.Errorf("%s %s: %w: nothing written; read it again before writing", verb, s.Where(name), ErrConflict)
 		}
-		switch {
-		case o == nil: // put: a delete of an absent blob is done above
-			next := s.newObject()
-			next.Data = map[string][]byte{name: data}
-			err = s.create(next, false)
-		case put:
-			next := o.deepCopy()
+		if err := s.writable(o); err != nil {
+			return fmt.Errorf("%s %s: %w", verb, name, err)
+		}
+		var next *object
+		if o == nil { // put: a delete of an absent blob is done above
+			next = s.newObject()
+		} else {
+			next = o.deepCopy()
+		}
+		if put {
 			if next.Data == nil {
 				next.Data = map[string][]byte{}
 			}
 			next.Data[name] = data
-			err = s.update(next, false)
-		default:
-			next := o.deepCopy()
+		} else {
 			delete(next.Data, name)
+		}
+		if unclaim {
+			delete(next.Annotations, AnnotationClaimedBy)
+			delete(next.Annotations, AnnotationClaimedAt)
+		}
+		if o == nil {
+			err = s.create(next, false)
+		} else {
 			err = s.update(next, false)
 		}
 		if err == nil {
@@ -255,6 +262,3 @@ func (s *Secret) ctx() (context.Context, context.CancelFunc) {
 }
 
 var _ keystore.Store = (*Secret)(nil)
-
-// dryRun is the server-side dry run of Probe.
-var dryRun = []string{metav1.DryRunAll}
