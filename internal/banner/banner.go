@@ -45,6 +45,32 @@ func WriteSetup(w io.Writer, s Setup) error {
 	return err
 }
 
+// Kept is the banner of a run whose tokens must not reach a log: on
+// Kubernetes the pods' logs go to the cluster's log pipeline, so the banner
+// says where the tokens are kept and how to read them, and shows neither.
+type Kept struct {
+	Where       string // the keystore, for example "secret vault/vault-keys key init.json"
+	Pod         string // the pod to exec into
+	RootRevoked bool
+	App         bool // an app token was issued
+}
+
+// WriteKept prints k's banner. The "Root Token:" line is there, for the
+// seed's grep, with no token on it.
+func WriteKept(w io.Writer, k Kept) error {
+	exec := "kubectl exec " + k.Pod + " -c vault-init -- vault-init "
+	root := "kept in " + k.Where + ", not printed: pod logs reach the cluster's log collector. Read it with: " + exec + "root-token"
+	if k.RootRevoked {
+		root = "revoked after setup (VAULT_INIT_REVOKE_ROOT); vault-init makes a short-lived one from the stored keys when it needs one"
+	}
+	app := ""
+	if k.App {
+		app = "App Token: kept beside the keys, not printed. Read it with: " + exec + "app-token\n"
+	}
+	_, err := fmt.Fprintf(w, "%s\nVault initialization complete!\nRoot Token: %s\n%s%s\n", rule, root, app, rule)
+	return err
+}
+
 // WriteAppToken prints the banner of an app token issued on a later start:
 // the first with VAULT_INIT_APP_TOKEN on, or after the old one was lost,
 // expired or revoked.

@@ -111,3 +111,26 @@ func TestWriteSetup(t *testing.T) {
 	}
 	golden(t, "app-token.golden", b.String())
 }
+
+// TestWriteKept: on Kubernetes the banner says where the tokens are and
+// how to read them; it has no token to print.
+func TestWriteKept(t *testing.T) {
+	var b strings.Builder
+	if err := WriteKept(&b, Kept{Where: "secret vault/vault-keys key init.json", Pod: "vault-0", App: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := rule + "\nVault initialization complete!\n" +
+		"Root Token: kept in secret vault/vault-keys key init.json, not printed: pod logs reach the cluster's log collector. " +
+		"Read it with: kubectl exec vault-0 -c vault-init -- vault-init root-token\n" +
+		"App Token: kept beside the keys, not printed. Read it with: kubectl exec vault-0 -c vault-init -- vault-init app-token\n" + rule + "\n"
+	if b.String() != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := WriteKept(&b, Kept{Where: "x", Pod: "vault-1", RootRevoked: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Root Token: revoked after setup") || strings.Contains(b.String(), "App Token") {
+		t.Fatalf("revoked root, no app token:\n%s", b.String())
+	}
+}

@@ -118,6 +118,7 @@ func TestEveryOptionIsRead(t *testing.T) {
 		config.KeyKeystore:          {"kubernetes", func(c config.Config) string { return c.Keystore }},
 		config.KeyK8sSecret:         {"vault-keys", func(c config.Config) string { return c.K8sSecret }},
 		config.KeyK8sNamespace:      {"vault-prod", func(c config.Config) string { return c.K8sNamespace }},
+		config.KeyPeers:             {"http://vault-1:8200", func(c config.Config) string { return strings.Join(c.Peers, ",") }},
 	}
 	if len(get) != len(config.Options) {
 		t.Fatalf("the test covers %d options, config has %d", len(get), len(config.Options))
@@ -160,6 +161,8 @@ func pairedArgs(key, pem string) []string {
 		return []string{"--app-token=true"}
 	case config.KeyAgeIdentityFile:
 		return []string{"--age-recipient", "age1xyz"}
+	case config.KeyPeers:
+		return []string{"--keystore", "kubernetes"}
 	}
 	return nil
 }

@@ -29,6 +29,14 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 	if err != nil {
 		return failure(err)
 	}
+	var peers []*api.Client
+	for _, addr := range cfg.Peers {
+		c, err := vaultclient.New(cfg, addr)
+		if err != nil {
+			return failure(err)
+		}
+		peers = append(peers, c)
+	}
 	keys := st.keys
 	log := newLogger(cfg, stderr)
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
@@ -53,7 +61,7 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
 		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Metrics: metrics, App: appOptions(cfg), RevokeRoot: cfg.RevokeRoot,
-		Keys: st.keys, Shared: st.shared, Holder: holder(cfg),
+		Keys: st.keys, Shared: st.shared, Holder: holder(cfg), Peers: peers, Pod: podName(st),
 	}, clients, st.local, log, stdout, stderr)
 	if metrics != nil {
 		go func() {
@@ -214,6 +222,19 @@ func holder(cfg config.Config) string {
 		host = "unknown-host"
 	}
 	return host + " " + strings.Join(cfg.Nodes(), ",")
+}
+
+// podName is this pod's name (its hostname) with the kubernetes keystore,
+// for the banner; "" otherwise.
+func podName(st stores) string {
+	if !st.shared {
+		return ""
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return "POD"
+	}
+	return host
 }
 
 // open loads the configuration and opens what most commands use: a client

@@ -78,7 +78,7 @@ func valuesOf(c Config) map[string]string {
 		KeyListen: c.Listen, KeyAppToken: strconv.FormatBool(c.AppToken), KeyAppPolicy: c.AppPolicy,
 		KeyAppTokenPeriod: c.AppTokenPeriod.String(), KeyRevokeRoot: strconv.FormatBool(c.RevokeRoot),
 		KeyAgeRecipient: c.AgeRecipient, KeyAgeIdentityFile: c.AgeIdentityFile,
-		KeyKeystore: c.Keystore, KeyK8sSecret: c.K8sSecret, KeyK8sNamespace: c.K8sNamespace,
+		KeyKeystore: c.Keystore, KeyK8sSecret: c.K8sSecret, KeyK8sNamespace: c.K8sNamespace, KeyPeers: strings.Join(c.Peers, ","),
 		KeyLogLevel: c.LogLevel, KeyLogFormat: c.LogFormat,
 	}
 }

@@ -37,6 +37,8 @@ func TestRefusedSettings(t *testing.T) {
 		{"a Secret name with capitals", map[string]string{KeyKeystore: "kubernetes", KeyK8sSecret: "Vault-Init"}, "k8s-secret:"},
 		{"an empty Secret name", map[string]string{KeyKeystore: "kubernetes", KeyK8sSecret: " "}, "k8s-secret:"},
 		{"a namespace with a dot", map[string]string{KeyKeystore: "kubernetes", KeyK8sNamespace: "vault.prod"}, "k8s-namespace:"},
+		{"peers with the file keystore", map[string]string{KeyPeers: "http://vault-1:8200"}, "peers:"},
+		{"a peer that is not an address", map[string]string{KeyKeystore: "kubernetes", KeyPeers: "vault-1:8200"}, "peers:"},
 		{"a token as the user name", map[string]string{KeyVaultAddr: "http://hvs.SECRETTOKEN@vault:8200"}, "vault-addr:"},
 	}
 	for _, tc := range cases {
@@ -86,12 +88,14 @@ func TestEveryProblemOfAKey(t *testing.T) {
 // keys, with the name as Kubernetes spells it and the namespace left to
 // the pod when unset.
 func TestKubernetesKeystore(t *testing.T) {
-	c, err := Parse(lookupWith(map[string]string{KeyKeystore: " Kubernetes ", KeyK8sSecret: "vault-keys.v1", KeyK8sNamespace: "vault"}))
+	c, err := Parse(lookupWith(map[string]string{KeyKeystore: " Kubernetes ", KeyK8sSecret: "vault-keys.v1", KeyK8sNamespace: "vault",
+		KeyPeers: "http://vault-0.vault-internal:8200, http://vault-1.vault-internal:8200"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Keystore != KeystoreKubernetes || c.K8sSecret != "vault-keys.v1" || c.K8sNamespace != "vault" {
-		t.Fatalf("got keystore %q, secret %q, namespace %q", c.Keystore, c.K8sSecret, c.K8sNamespace)
+	if c.Keystore != KeystoreKubernetes || c.K8sSecret != "vault-keys.v1" || c.K8sNamespace != "vault" ||
+		strings.Join(c.Peers, ",") != "http://vault-0.vault-internal:8200,http://vault-1.vault-internal:8200" {
+		t.Fatalf("got keystore %q, secret %q, namespace %q, peers %q", c.Keystore, c.K8sSecret, c.K8sNamespace, c.Peers)
 	}
 	if c, err := Parse(lookupWith(map[string]string{KeyKeystore: "kubernetes"})); err != nil || c.K8sNamespace != "" || c.K8sSecret != "vault-init" {
 		t.Fatalf("defaults with kubernetes: %+v, %v", c, err)

@@ -77,6 +77,11 @@ func Parse(lookup func(key string) string) (Config, error) {
 			c.Addrs = append(c.Addrs, a)
 		}
 	}
+	for _, a := range strings.Split(lookup(KeyPeers), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.Peers = append(c.Peers, a)
+		}
+	}
 	boolean := func(key string, dst *bool) {
 		if s := strings.TrimSpace(lookup(key)); s != "" {
 			b, err := strconv.ParseBool(s)
@@ -201,6 +206,14 @@ func (c Config) Validate() error {
 	default:
 		add(KeyKeystore, "%q is not file or kubernetes", c.Keystore)
 	}
+	for _, a := range c.Peers {
+		if err := checkAddr(a); err != nil {
+			add(KeyPeers, "%v", err)
+		}
+	}
+	if len(c.Peers) > 0 && c.Keystore != KeystoreKubernetes {
+		add(KeyPeers, "is only for a shared keystore (keystore kubernetes): with the file keystore, list the nodes in addrs")
+	}
 	if c.AgeRecipient != "" && !strings.HasPrefix(c.AgeRecipient, "age1") {
 		add(KeyAgeRecipient, "is not an age X25519 recipient (age1...)")
 	}
@@ -244,9 +257,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// checkShares checks a shares/threshold pair by Vault's own rules, each
-// problem on its own: the threshold is compared with the shares only when
-// the shares are valid.
 // Kubernetes object names: a DNS-1123 subdomain (Secrets) and label
 // (namespaces).
 var (
@@ -254,6 +264,9 @@ var (
 	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
+// checkShares checks a shares/threshold pair by Vault's own rules, each
+// problem on its own: the threshold is compared with the shares only when
+// the shares are valid.
 func checkShares(add func(key, format string, args ...any), sharesKey, thresholdKey string, shares, threshold int) {
 	sharesOK := shares >= 1 && shares <= 255
 	if !sharesOK {

@@ -116,7 +116,7 @@ func (in *Initializer) Initialize(ctx context.Context, v Vault) (*keystore.InitD
 	switch {
 	case err == nil:
 		return nil, fmt.Errorf("%w: %s holds %d keys from %s, but Vault is not initialized; "+
-			"if that Vault's data is gone for good, move the file away (for example to %s.bak) and restart vault-init",
+			"if that Vault's data is gone for good, move the keystore away (a file: to %s.bak; a Secret: back it up, then delete it) and restart vault-init",
 			ErrKeystoreHoldsKeys, in.Keys.Path(), len(existing.Keys), existing.CreatedAt.Format(time.RFC3339), in.Keys.Path())
 	case !errors.Is(err, keystore.ErrNotFound):
 		return nil, fmt.Errorf("refusing to initialize: keystore cannot be read: %w", err)
@@ -181,7 +181,7 @@ func (in *Initializer) claim(ctx context.Context) (func(bool), error) {
 			return nil, err
 		}
 		if !errors.Is(err, keystore.ErrLocked) {
-			return nil, fmt.Errorf("refusing to initialize: keystore %s is not writable: %w", in.Keys.Path(), err)
+			return nil, fmt.Errorf("refusing to initialize: keystore %s is not writable, or cannot be reached, to claim the init: %w", in.Keys.Path(), err)
 		}
 		held := time.Since(start)
 		switch {

@@ -160,7 +160,7 @@ func TestInitializeRefusesWithoutTouchingVault(t *testing.T) {
 		before, _ := os.ReadFile(ks.Path())
 		in, _, _ := newInit(v, ks)
 		_, err := in.Initialize(context.Background())
-		if !errors.Is(err, ErrKeystoreHoldsKeys) || !strings.Contains(err.Error(), "move the file away") {
+		if !errors.Is(err, ErrKeystoreHoldsKeys) || !strings.Contains(err.Error(), "move the keystore away") {
 			t.Fatalf("err %v, want ErrKeystoreHoldsKeys with advice", err)
 		}
 		after, _ := os.ReadFile(ks.Path())

@@ -81,6 +81,9 @@ func (f *File) Put(name string, data []byte) error {
 	return nil
 }
 
+// Exists reports whether the file name exists (Lstat: nothing is read).
+func (f *File) Exists(name string) bool { return exists(f.Where(name)) }
+
 // Delete removes the file name durably; an absent file is no error.
 func (f *File) Delete(name string) error { return f.remove(name) }
 

@@ -24,11 +24,24 @@ func (k *Keys) Store() Store { return k.store }
 
 // Path names the keystore for messages: init.json.age when that exists, or
 // when age is on and no plaintext init.json waits to be migrated;
-// init.json otherwise.
+// init.json otherwise. It reads nothing over a network: a store that can
+// tell cheaply whether a blob exists (a directory) is asked; for any other
+// store the name follows the age setting. Messages use it while the keys
+// may exist only in memory, so it must never wait on a slow store.
 func (k *Keys) Path() string { return k.store.Where(k.current()) }
 
+// exister is a Store that can tell cheaply, without reading it, whether a
+// blob exists (File).
+type exister interface{ Exists(name string) bool }
+
 func (k *Keys) current() string {
-	if k.has(AgeFileName) || (k.Encrypted() && !k.has(FileName)) {
+	if e, ok := k.store.(exister); ok {
+		if e.Exists(AgeFileName) || (k.Encrypted() && !e.Exists(FileName)) {
+			return AgeFileName
+		}
+		return FileName
+	}
+	if k.Encrypted() {
 		return AgeFileName
 	}
 	return FileName
@@ -80,10 +93,34 @@ func (k *Keys) Load() (*InitData, error) {
 	// No encrypted keystore: the plaintext one, also with age on while it
 	// is not migrated yet (see Migrate).
 	raw, err = k.store.Get(FileName)
+	if errors.Is(err, ErrNotFound) {
+		// A migration by another process may have written init.json.age
+		// and removed init.json between the two reads: look once more
+		// before saying that there is nothing.
+		if enc, err := k.store.Get(AgeFileName); err == nil {
+			plain, err := k.age.decrypt(k.store.Where(AgeFileName), enc)
+			if err != nil {
+				return nil, err
+			}
+			return decode(k.store.Where(AgeFileName), plain)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return decode(k.store.Where(FileName), raw)
+}
+
+// Risks lists what puts the stored keys at risk without stopping their
+// use, as the Store saw it at its last read (a Kubernetes Secret with an
+// owner reference: garbage collection can delete it). Most stores have
+// none. (Not named Warnings: File embeds Keys, and would then answer the
+// store's question with this method, recursing.)
+func (k *Keys) Risks() []string {
+	if w, ok := k.store.(interface{ Warnings() []string }); ok {
+		return w.Warnings()
+	}
+	return nil
 }
 
 // Save writes d as the keystore, atomically and durably (Store.Put), then

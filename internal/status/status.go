@@ -26,14 +26,17 @@ type Report struct {
 	// RootRevoked: the root token was revoked after setup. Encrypted: the
 	// keystore is encrypted with age.
 	RootRevoked, Encrypted bool
-	KeysErr                error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
-	SealType               string
-	Paused                 *keystore.Pause
-	Shares                 int
-	Threshold              int
-	CreatedAt              time.Time
-	RootToken              bool
-	FileMode               fs.FileMode
+	// StoreWarnings: what the store says puts the keys at risk (a keys
+	// Secret with an owner reference).
+	StoreWarnings []string
+	KeysErr       error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
+	SealType      string
+	Paused        *keystore.Pause
+	Shares        int
+	Threshold     int
+	CreatedAt     time.Time
+	RootToken     bool
+	FileMode      fs.FileMode
 }
 
 // Node is one Vault node's part of the report.
@@ -80,6 +83,7 @@ func Gather(ctx context.Context, clients []*api.Client, keys *keystore.Keys, loc
 	if err == nil {
 		r.Shares, r.Threshold, r.CreatedAt, r.RootToken = data.SecretShares, data.SecretThreshold, data.CreatedAt, data.RootToken != ""
 		r.SealType, r.RootRevoked, r.Encrypted = data.SealType, data.RootTokenRevoked, ks.EncryptedOnDisk()
+		r.StoreWarnings = ks.Risks()
 		if data.AutoUnseal() {
 			r.Shares, r.Threshold = data.RecoveryShares, data.RecoveryThreshold
 		}
@@ -170,7 +174,12 @@ func (r *Report) Write(w io.Writer) error {
 			p("  root token   %s", yes(r.RootToken))
 		}
 		p("  encrypted    %s", yes(r.Encrypted))
-		p("  file mode    %04o", r.FileMode)
+		if keysIsFile := r.FileMode != 0; keysIsFile {
+			p("  file mode    %04o", r.FileMode)
+		}
+		for _, warning := range r.StoreWarnings {
+			p("  at risk      %s", warning)
+		}
 	}
 	if r.Paused != nil {
 		p("Paused       yes, since %s (%s): vault-init does not unseal; `vault-init resume` ends it", r.Paused.Since.Format(time.RFC3339), r.Paused.Reason)

@@ -18,7 +18,7 @@ import (
 // is initialized already: the uninitialized ones are joining it.
 func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
 	if !w.cluster() {
-		return true
+		return w.noPeerInitialized(ctx, n)
 	}
 	// Probe without holding the lock: the other nodes' loops need it.
 	first, anyInitialized := "", false
@@ -50,6 +50,27 @@ func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
 		w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", first))
 	}
 	return w.initNode == n.addr
+}
+
+// noPeerInitialized asks the peers of a shared keystore's node: while one
+// answers that it is initialized, this node is to join that cluster, never
+// to be initialized. Without it, a node whose sidecar finds no keys (the
+// Secret deleted, a new pod) would start a second cluster of its own. A
+// peer that does not answer is not counted: on a fresh cluster the claim
+// decides.
+func (w *Watcher) noPeerInitialized(ctx context.Context, n *node) bool {
+	for _, c := range w.opts.Peers {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		obs := vaultstate.Observe(pctx, c.Sys())
+		cancel()
+		if obs.State.Answered() && obs.State != vaultstate.Uninitialized {
+			n.log.Debug("a peer is initialized: this node joins its cluster, not to be initialized", zap.String("peer", c.Address()))
+			n.peerInitialized = c.Address()
+			return false
+		}
+	}
+	n.peerInitialized = ""
+	return true
 }
 
 // forgetInitNode drops the choice of init node if it is n and nothing was
@@ -100,5 +121,9 @@ func (w *Watcher) sayAlreadyInitialized() {
 		return
 	}
 	w.toldInit = true
-	w.log.Info("vault was already initialized; no banner this time. Show the root token with: docker exec vault-init vault-init root-token")
+	show := "docker exec vault-init vault-init root-token"
+	if w.opts.Pod != "" {
+		show = "kubectl exec " + w.opts.Pod + " -c vault-init -- vault-init root-token"
+	}
+	w.log.Info("vault was already initialized; no banner this time. Show the root token with: " + show)
 }

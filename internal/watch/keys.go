@@ -3,6 +3,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -31,12 +32,18 @@ func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
+	case err == nil && w.data != nil && !sameKeys(w.data, data):
+		w.log.Error("the keystore now holds other keys than the ones vault-init unsealed with: it was replaced, perhaps by an init of another Vault after it vanished. "+
+			"Unsealing with the copy in memory, and writing nothing; put the right keystore back, then restart vault-init",
+			zap.String("path", w.keys.Path()), zap.Time("held_created_at", w.data.CreatedAt), zap.Time("stored_created_at", data.CreatedAt))
+		return w.data, nil
 	case err == nil:
 		w.data = data
 		w.checkMode()
+		w.checkStore()
 		return data, nil
 	case errors.Is(err, keystore.ErrNotFound) && w.data != nil:
-		w.log.Error("keystore file has disappeared; unsealing with the copy in memory. Restore it from a backup or run `vault-init status` to see what is wrong",
+		w.log.Error("keystore has disappeared; unsealing with the copy in memory. Restore it from a backup or run `vault-init status` to see what is wrong",
 			zap.String("path", w.keys.Path()))
 		return w.data, nil
 	case errors.Is(err, keystore.ErrNotFound):
@@ -62,6 +69,22 @@ func (w *Watcher) checkMode() {
 		zap.String("path", w.keys.Path()), zap.String("mode", fmt.Sprintf("%04o", mode)))
 }
 
+// checkStore warns, once per warning, of what the store says puts the keys
+// at risk (a keys Secret that garbage collection could delete). Call with
+// w.mu held.
+func (w *Watcher) checkStore() {
+	for _, msg := range w.keys.Risks() {
+		if w.warnedStore[msg] {
+			continue
+		}
+		if w.warnedStore == nil {
+			w.warnedStore = map[string]bool{}
+		}
+		w.warnedStore[msg] = true
+		w.log.Warn("the keystore is at risk", zap.String("path", w.keys.Path()), zap.String("warning", msg))
+	}
+}
+
 // updateKeys changes the keystore through change and saves it, under the
 // data dir's lock. The copy in memory follows.
 func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
@@ -73,6 +96,9 @@ func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
 	data, err := w.loadKeys()
 	if err != nil {
 		return err
+	}
+	if stored, err := w.keys.Load(); err == nil && !sameKeys(stored, data) {
+		return errors.New("the keystore holds other keys than the ones in memory: refusing to write over them")
 	}
 	next := data.Clone()
 	change(next)
@@ -87,4 +113,10 @@ func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
 	defer w.mu.Unlock()
 	w.data = next
 	return nil
+}
+
+// sameKeys reports whether a and b are the keys of one init: what the
+// keystore may change (the root token revoked, accessors to revoke) aside.
+func sameKeys(a, b *keystore.InitData) bool {
+	return a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Keys, b.Keys) && slices.Equal(a.RecoveryKeys, b.RecoveryKeys)
 }

@@ -44,6 +44,9 @@ type node struct {
 	// saidInitialized: Vault answered "already initialized" (sys/init, or
 	// sys/seal-status under the lock). No sys/init is sent to it again.
 	saidInitialized bool
+	// peerInitialized is the peer last found initialized while this node
+	// was not, with no keys at hand (a shared keystore): "" when none.
+	peerInitialized string
 	unsealUnseen    bool      // our last unseal has not been seen by a check yet
 	unsealedAt      time.Time // when the node was last seen unsealed, by a check or by our unseal
 	lastErr         string

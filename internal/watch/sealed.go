@@ -31,6 +31,18 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		return n.w.opts.CheckInterval, nil
 	}
 	if !n.w.mayInitialize(ctx, n) {
+		if n.peerInitialized != "" {
+			// Initialized peers and no keys: the keystore is gone, or this
+			// node cannot read it. Joining needs the keys; a second
+			// cluster must never be made.
+			n.waitingJoin++
+			if n.waitingJoin >= JoinPatience*3 {
+				n.report(fmt.Errorf("peer %s is initialized, but the keystore %s holds no keys: this node cannot join it. "+
+					"Restore the keystore (the Secret) from a backup; vault-init never initializes a second cluster",
+					n.peerInitialized, n.w.keys.Path()))
+			}
+			return n.w.opts.CheckInterval, nil
+		}
 		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
 		return n.w.opts.CheckInterval, nil
 	}

@@ -84,6 +84,14 @@ type Options struct {
 	Shared bool
 	// Holder names this vault-init in the keystore's init claim.
 	Holder string
+	// Pod, when set, is this pod's name: the keystore is a Kubernetes
+	// Secret, and the banner names where the tokens are and how to read
+	// them instead of printing them into the pod's log.
+	Pod string
+	// Peers are clients of the other nodes of the cluster, with a shared
+	// keystore: no init while one of them says it is initialized (this
+	// node then joins it). They are only asked, never acted on.
+	Peers []*api.Client
 	// Once ends Run when every node is unsealed and the mount is in place
 	// (or the data dir is paused), instead of watching on.
 	Once bool
@@ -105,6 +113,7 @@ type Watcher struct {
 	bannerPending   bool               // this run initialized Vault and owes the operator the banner
 	initNode        string             // the node chosen to initialize
 	warnedMode      fs.FileMode        // the keystore mode last warned about
+	warnedStore     map[string]bool    // the store's warnings already logged
 	toldInit        bool               // "already initialized" was logged
 	mountDone       bool               // the mount was ensured through an active node
 	initDone        chan struct{}      // while a node's init is under way; closed when it ends
@@ -254,6 +263,8 @@ func (w *Watcher) printBanner(root string) {
 	// stall the other nodes, or Ready and so /readyz.
 	var err error
 	switch {
+	case w.opts.Pod != "" && (setup || app != ""):
+		err = banner.WriteKept(w.out, banner.Kept{Where: w.keys.Path(), Pod: w.opts.Pod, RootRevoked: w.opts.RevokeRoot && setup, App: app != ""})
 	case setup:
 		err = banner.WriteSetup(w.out, banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: app})
 	case app != "":

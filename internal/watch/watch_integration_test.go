@@ -217,7 +217,7 @@ func TestKeysOfAnotherVault(t *testing.T) {
 		srv := vaulttest.Start(t, vaulttest.Options{})
 		h := run(t, srv, dataDir, setup{})
 		h.logs.WaitFor(t, "keystore already holds keys", 30*time.Second)
-		if !strings.Contains(h.logs.String(), "move the file away") {
+		if !strings.Contains(h.logs.String(), "move the keystore away") {
 			t.Fatalf("error gives no way out:\n%s", h.logs.String())
 		}
 		if srv.Health().Initialized {

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,17 +168,44 @@ func findKey(v any, key, path string) string {
 	return ""
 }
 
-// TestHelmPodDisruptionBudget: raft keeps a majority through drains.
+// TestHelmPodDisruptionBudget: raft keeps a majority through drains. Below
+// 3 replicas raft has no node to spare: maxUnavailable 0 would block every
+// drain for ever, and allowing one down loses the majority (of 2) or all
+// of Vault (of 1); so no PodDisruptionBudget is rendered, and NOTES.txt
+// says so. An explicit maxUnavailable is rendered as given.
 func TestHelmPodDisruptionBudget(t *testing.T) {
-	for replicas, want := range map[int]int{1: 0, 2: 0, 3: 1, 5: 2, 7: 3} {
+	for replicas, want := range map[int]int{1: -1, 2: -1, 3: 1, 4: 1, 5: 2, 7: 3} {
 		r := mustRender(t, map[string]any{"replicas": replicas})
+		pdbs := all[*policyv1.PodDisruptionBudget](r)
+		warned := strings.Contains(r.notes, "No PodDisruptionBudget")
+		if want < 0 {
+			if len(pdbs) != 0 {
+				t.Errorf("%d replicas: a PodDisruptionBudget %+v, want none", replicas, pdbs[0].Spec)
+			}
+			if !warned || !strings.Contains(r.notes, fmt.Sprintf("%d replica", replicas)) {
+				t.Errorf("%d replicas: NOTES.txt does not warn that there is no PodDisruptionBudget:\n%s", replicas, r.notes)
+			}
+			continue
+		}
+		if warned {
+			t.Errorf("%d replicas: NOTES.txt warns of a missing PodDisruptionBudget", replicas)
+		}
 		pdb := only[*policyv1.PodDisruptionBudget](t, r)
-		if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != want {
-			t.Errorf("%d replicas: maxUnavailable %v, want %d", replicas, pdb.Spec.MaxUnavailable, want)
+		if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != want || pdb.Spec.MinAvailable != nil {
+			t.Errorf("%d replicas: maxUnavailable %v, minAvailable %v, want maxUnavailable %d", replicas,
+				pdb.Spec.MaxUnavailable, pdb.Spec.MinAvailable, want)
 		}
 		if got := pdb.Spec.Selector.MatchLabels; !mapsEqual(got, only[*appsv1.StatefulSet](t, r).Spec.Selector.MatchLabels) {
 			t.Errorf("the PDB selects %v, not the StatefulSet's pods", got)
 		}
+	}
+	r := mustRender(t, map[string]any{"replicas": 2, "podDisruptionBudget": map[string]any{"maxUnavailable": 1}})
+	if pdb := only[*policyv1.PodDisruptionBudget](t, r); pdb.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("an explicit maxUnavailable 1 renders %v", pdb.Spec.MaxUnavailable)
+	}
+	r = mustRender(t, map[string]any{"podDisruptionBudget": map[string]any{"enabled": false}})
+	if n := len(all[*policyv1.PodDisruptionBudget](r)); n != 0 || strings.Contains(r.notes, "No PodDisruptionBudget") {
+		t.Errorf("podDisruptionBudget.enabled=false: %d PodDisruptionBudgets, NOTES:\n%s", n, r.notes)
 	}
 }
 

@@ -73,13 +73,7 @@ func checkOfficialSidecar(t *testing.T, containers []corev1.Container, volumes [
 			t.Errorf("vault-init %s = %q, want %q", name, got, want)
 		}
 	}
-	known := map[string]bool{}
-	for _, o := range configOptions(t) {
-		known[o.Env] = true
-	}
-	for _, n := range k8sKeystoreOptions {
-		known[n] = true
-	}
+	known := knownSettings(t)
 	for _, e := range c.Env {
 		if !known[e.Name] {
 			t.Errorf("the snippet's sidecar sets %s, which is no vault-init setting", e.Name)
@@ -101,12 +95,17 @@ func checkOfficialSidecar(t *testing.T, containers []corev1.Container, volumes [
 	}
 }
 
-// TestOfficialSnippetStructure checks the snippet and the RBAC file without
-// the official chart: the value names are the chart's (read in its
-// values.yaml and templates: server.extraContainers and server.volumes are
-// copied into the pod with toYaml, server.ha.raft.config goes through tpl),
-// the sidecar is a valid container, and the RBAC objects give exactly the
-// chart's least privilege to the official chart's ServiceAccount.
+// TestOfficialSnippetStructure checks the snippet and the RBAC file by
+// themselves: the sidecar in server.extraContainers and server.volumes
+// decodes strictly as a pod's containers and volumes, sets only vault-init
+// settings and mounts only volumes of the snippet; server.ha turns on Raft
+// with a retry_join template; the RBAC objects give exactly the chart's
+// least privilege to the ServiceAccount `vault`. It does not read the
+// official chart (it is not in this repository, and is not ours to copy):
+// whether the chart knows these value names, copies extraContainers and
+// volumes into its pod and passes the raft config through tpl is checked
+// only by TestOfficialSnippetRendersThroughOfficialChart, with
+// VAULT_HELM_CHART.
 func TestOfficialSnippetStructure(t *testing.T) {
 	vals := readValues(t, officialValues)
 	containers, volumes := officialPodParts(t, vals)
@@ -159,6 +158,10 @@ func officialRBACObjects(t *testing.T) (*rbacv1.Role, *rbacv1.RoleBinding) {
 	return only[*rbacv1.Role](t, r), only[*rbacv1.RoleBinding](t, r)
 }
 
+// officialChartSkip starts the message of the tests that skip without the
+// official chart; each says what is then not covered.
+const officialChartSkip = "VAULT_HELM_CHART is not set (a directory holding hashicorp/vault-helm, its Chart.yaml at the top); NOT covered"
+
 // TestOfficialSnippetRendersThroughOfficialChart renders the official chart
 // with the snippet, for 3 and 5 replicas. The chart's source is not in this
 // repository (it is not ours to copy): set VAULT_HELM_CHART to a directory
@@ -166,13 +169,20 @@ func officialRBACObjects(t *testing.T) (*rbacv1.Role, *rbacv1.RoleBinding) {
 func TestOfficialSnippetRendersThroughOfficialChart(t *testing.T) {
 	dir := os.Getenv("VAULT_HELM_CHART")
 	if dir == "" {
-		t.Skip("VAULT_HELM_CHART is not set: the snippet is checked only against the official chart's value names " +
-			"(TestOfficialSnippetStructure); set it to a checkout of hashicorp/vault-helm to render through the chart")
+		t.Skip(officialChartSkip + ": that the official chart knows the snippet's value names (server.ha.raft.config, " +
+			"server.extraContainers, server.volumes, ...), puts the vault-init container and its volumes into its StatefulSet, " +
+			"renders retry_join with the addresses of VAULT_INIT_PEERS, gives the pods the fsGroup vault-init reads its token through, " +
+			"and runs them as the ServiceAccount the RBAC file binds")
 	}
 	for _, replicas := range []int{3, 5} {
 		t.Run(fmt.Sprint(replicas, " replicas"), func(t *testing.T) {
 			vals := readValues(t, officialValues)
 			vals["server"].(map[string]any)["ha"].(map[string]any)["replicas"] = replicas
+			if replicas != 3 {
+				// What the snippet's comment asks for: VAULT_INIT_PEERS
+				// in step with server.ha.replicas.
+				setOfficialPeers(t, vals, replicas)
+			}
 			r, err := renderChart(t, dir, officialRelease, "vault", vals)
 			if err != nil {
 				t.Fatalf("render the official chart: %v", err)
@@ -180,6 +190,9 @@ func TestOfficialSnippetRendersThroughOfficialChart(t *testing.T) {
 			sts := only[*appsv1.StatefulSet](t, r)
 			spec := sts.Spec.Template.Spec
 			checkOfficialSidecar(t, spec.Containers, spec.Volumes)
+			if sc := spec.SecurityContext; sc == nil || sc.FSGroup == nil || *sc.FSGroup != vaultGroup {
+				t.Errorf("the official chart's pod securityContext %+v: want fsGroup %d, through which vault-init reads its token", sc, vaultGroup)
+			}
 			if spec.ServiceAccountName != officialSA {
 				t.Errorf("the official chart's pods run as %s, the RBAC file binds %s", spec.ServiceAccountName, officialSA)
 			}
@@ -195,6 +208,9 @@ func TestOfficialSnippetRendersThroughOfficialChart(t *testing.T) {
 			if !slices.Equal(addrs, want) {
 				t.Errorf("retry_join %v, want %v", addrs, want)
 			}
+			if peers := peersOf(t, sidecar(t, sts)); !slices.Equal(peers, addrs) {
+				t.Errorf("VAULT_INIT_PEERS %v, retry_join %v: not the same addresses", peers, addrs)
+			}
 			for _, o := range r.objects {
 				if o.kind() == "Secret" || findKey(o.raw, "ownerReferences", "") != "" {
 					t.Errorf("%s %s: a Secret or an owner reference", o.kind(), o.name())
@@ -202,4 +218,42 @@ func TestOfficialSnippetRendersThroughOfficialChart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setOfficialPeers sets the snippet's VAULT_INIT_PEERS to replicas
+// addresses of the form it has for 3.
+func setOfficialPeers(t *testing.T, vals map[string]any, replicas int) {
+	t.Helper()
+	c := vals["server"].(map[string]any)["extraContainers"].([]any)[0].(map[string]any)
+	for _, e := range c["env"].([]any) {
+		e := e.(map[string]any)
+		if e["name"] != "VAULT_INIT_PEERS" {
+			continue
+		}
+		var peers []string
+		for i := range replicas {
+			peers = append(peers, fmt.Sprintf("http://%s-%d.%s-internal:8200", officialRelease, i, officialRelease))
+		}
+		e["value"] = strings.Join(peers, ",")
+		return
+	}
+	t.Fatal("the snippet's sidecar has no VAULT_INIT_PEERS")
+}
+
+// TestOfficialSnippetImageComment: the snippet's image is a placeholder,
+// and says so where it is set.
+func TestOfficialSnippetImageComment(t *testing.T) {
+	raw, err := os.ReadFile(officialValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "image: vault-init") {
+			if c := commentAbove(string(raw), strings.TrimSpace(l)); !strings.Contains(c, "registry") {
+				t.Errorf("no comment above %q says to replace it with the image from your registry", strings.TrimSpace(l))
+			}
+			return
+		}
+	}
+	t.Error("the snippet's sidecar has no image: vault-init line")
 }

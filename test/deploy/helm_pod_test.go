@@ -52,21 +52,22 @@ func envOf(t *testing.T, c corev1.Container, name string) string {
 	return got[0]
 }
 
-// k8sKeystoreOptions are the kubernetes keystore's settings (names fixed by
-// the design), accepted whether or not internal/config lists them yet.
-var k8sKeystoreOptions = []string{"VAULT_INIT_KEYSTORE", "VAULT_INIT_K8S_SECRET", "VAULT_INIT_K8S_NAMESPACE"}
+// knownSettings returns the environment names of config.Options: the only
+// names vault-init reads (a renamed or misspelt one would be ignored).
+func knownSettings(t *testing.T) map[string]bool {
+	t.Helper()
+	known := map[string]bool{}
+	for _, o := range configOptions(t) {
+		known[o.Env] = true
+	}
+	return known
+}
 
 // TestHelmSidecarEnv: the keystore settings, the local Vault, the listener
 // the probe uses; every variable is a vault-init setting (a misspelt one
 // would be ignored silently).
 func TestHelmSidecarEnv(t *testing.T) {
-	known := map[string]bool{}
-	for _, o := range configOptions(t) {
-		known[o.Env] = true
-	}
-	for _, n := range k8sKeystoreOptions {
-		known[n] = true
-	}
+	known := knownSettings(t)
 	forEachValueSet(t, func(t *testing.T, vs valueSet, r rendering) {
 		c := sidecar(t, only[*appsv1.StatefulSet](t, r))
 		scheme := "http"
@@ -132,6 +133,19 @@ func block(t *testing.T, m map[string]any, name, label string) map[string]any {
 // retry_join addresses.
 func retryJoinAddrs(t *testing.T, config string) (vaultHCL, []string) {
 	t.Helper()
+	c, joins := retryJoins(t, config)
+	var addrs []string
+	for _, j := range joins {
+		addr, _ := j["leader_api_addr"].(string)
+		addrs = append(addrs, addr)
+	}
+	return c, addrs
+}
+
+// retryJoins parses a Vault configuration and returns its raft retry_join
+// blocks.
+func retryJoins(t *testing.T, config string) (vaultHCL, []map[string]any) {
+	t.Helper()
 	var m map[string]any
 	if err := hcl.Unmarshal([]byte(config), &m); err != nil {
 		t.Fatalf("vault.hcl: %v\n%s", err, config)
@@ -140,19 +154,30 @@ func retryJoinAddrs(t *testing.T, config string) (vaultHCL, []string) {
 	if raft["path"] != "/vault/data" {
 		t.Errorf("vault.hcl: raft path %v, want /vault/data", raft["path"])
 	}
-	var addrs []string
 	joins, _ := raft["retry_join"].([]map[string]any)
-	for _, j := range joins {
-		addr, _ := j["leader_api_addr"].(string)
-		addrs = append(addrs, addr)
-	}
 	mlock, _ := m["disable_mlock"].(bool)
-	return vaultHCL{DisableMlock: mlock, Listener: block(t, m, "listener", "tcp")}, addrs
+	return vaultHCL{DisableMlock: mlock, Listener: block(t, m, "listener", "tcp")}, joins
+}
+
+// nodeName is the name of replica i of the chart's StatefulSet sts in
+// namespace ns: resolvable from any namespace, and matched by the
+// certificate name *.<fullname>-internal.<ns>.svc.
+func nodeName(sts string, i int, ns string) string {
+	return fmt.Sprintf("%s-%d.%s-internal.%s.svc", sts, i, sts, ns)
+}
+
+// nodeAddrs are the API addresses of the chart's replicas.
+func nodeAddrs(scheme, sts, ns string, replicas int) []string {
+	var addrs []string
+	for i := range replicas {
+		addrs = append(addrs, fmt.Sprintf("%s://%s:8200", scheme, nodeName(sts, i, ns)))
+	}
+	return addrs
 }
 
 // TestHelmRetryJoinCoversEveryReplica: every node lists every replica, by
 // the headless service that publishes not-ready pods (a sealed node must be
-// reachable to join).
+// reachable to join), under the names the certificate must hold.
 func TestHelmRetryJoinCoversEveryReplica(t *testing.T) {
 	forEachValueSet(t, func(t *testing.T, vs valueSet, r rendering) {
 		sts := only[*appsv1.StatefulSet](t, r)
@@ -162,10 +187,7 @@ func TestHelmRetryJoinCoversEveryReplica(t *testing.T) {
 		if vs.name == "tls" {
 			scheme = "https"
 		}
-		var want []string
-		for i := range int(*sts.Spec.Replicas) {
-			want = append(want, fmt.Sprintf("%s://%s-%d.%s-internal:8200", scheme, sts.Name, i, sts.Name))
-		}
+		want := nodeAddrs(scheme, sts.Name, releaseNS, int(*sts.Spec.Replicas))
 		if !slices.Equal(addrs, want) {
 			t.Errorf("retry_join %v, want %v", addrs, want)
 		}
@@ -190,52 +212,13 @@ func TestHelmRetryJoinCoversEveryReplica(t *testing.T) {
 		}
 		vault := container(t, sts.Spec.Template.Spec, "vault")
 		for name, want := range map[string]string{
-			"VAULT_API_ADDR":     scheme + "://$(POD_NAME)." + fullname + "-internal:8200",
-			"VAULT_CLUSTER_ADDR": "https://$(POD_NAME)." + fullname + "-internal:8201",
+			"VAULT_API_ADDR":     scheme + "://$(POD_NAME)." + fullname + "-internal." + releaseNS + ".svc:8200",
+			"VAULT_CLUSTER_ADDR": "https://$(POD_NAME)." + fullname + "-internal." + releaseNS + ".svc:8201",
 			"VAULT_RAFT_NODE_ID": "$(POD_NAME)",
 			"POD_NAME":           "fieldRef:metadata.name",
 		} {
 			if got := envOf(t, vault, name); got != want {
 				t.Errorf("vault %s = %q, want %q", name, got, want)
-			}
-		}
-	})
-}
-
-// TestHelmSecurity: both containers run as non-root users with a read-only
-// root and no capability; the API token reaches the vault-init container
-// only.
-func TestHelmSecurity(t *testing.T) {
-	forEachValueSet(t, func(t *testing.T, _ valueSet, r rendering) {
-		spec := only[*appsv1.StatefulSet](t, r).Spec.Template.Spec
-		for name, uid := range map[string]int64{"vault-init": 65532, "vault": 100} {
-			sc := container(t, spec, name).SecurityContext
-			if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != uid || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot ||
-				sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
-				sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Privileged != nil && *sc.Privileged ||
-				sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0 {
-				t.Errorf("container %s: securityContext %+v", name, sc)
-			}
-		}
-		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-			t.Error("the pod automounts the API token into every container")
-		}
-		if only[*corev1.ServiceAccount](t, r).AutomountServiceAccountToken == nil {
-			t.Error("the ServiceAccount leaves automounting on")
-		}
-		const tokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
-		for _, c := range spec.Containers {
-			mounted := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return strings.HasPrefix(tokenDir, m.MountPath) })
-			if mounted != (c.Name == "vault-init") {
-				t.Errorf("container %s: API token mounted %v", c.Name, mounted)
-			}
-		}
-		for _, v := range spec.Volumes {
-			if v.HostPath != nil {
-				t.Errorf("volume %s is a hostPath", v.Name)
-			}
-			if v.Name == "vault-init-data" && v.EmptyDir == nil {
-				t.Errorf("vault-init's data dir is not an emptyDir: %+v", v)
 			}
 		}
 	})

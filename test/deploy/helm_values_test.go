@@ -99,16 +99,40 @@ func TestHelmRefusesBadValues(t *testing.T) {
 			"extraEnv": []any{map[string]any{"name": "VAULT_INIT_KEYSTORE", "value": "file"}}}}},
 		{"extraEnv with a token", "VAULT_TOKEN", map[string]any{"vaultInit": map[string]any{
 			"extraEnv": []any{map[string]any{"name": "VAULT_TOKEN", "value": "hvs.x"}}}}},
+		{"extraEnv overriding the peers", "VAULT_INIT_PEERS", map[string]any{"vaultInit": map[string]any{
+			"extraEnv": []any{map[string]any{"name": "VAULT_INIT_PEERS", "value": "http://x:8200"}}}}},
 		{"no replicas", "replicas", map[string]any{"replicas": 0}},
+		// The names become pods' host names and Services' names: DNS labels
+		// (a dot would make the pod names invalid, <pod>.<fullname>-internal
+		// resolve wrongly), and a Service's name must start with a letter.
+		{"fullnameOverride with a dot", "fullnameOverride", map[string]any{"fullnameOverride": "vault.prod"}},
+		{"fullnameOverride in capitals", "fullnameOverride", map[string]any{"fullnameOverride": "Vault"}},
+		{"fullnameOverride starting with a digit", "fullnameOverride", map[string]any{"fullnameOverride": "1vault"}},
+		{"fullnameOverride too long", "fullnameOverride", map[string]any{"fullnameOverride": strings.Repeat("v", 53)}},
+		{"nameOverride with a dot", "nameOverride", map[string]any{"nameOverride": "vault.init"}},
+		{"nameOverride ending in a dash", "nameOverride", map[string]any{"nameOverride": "vault-"}},
 		// values.schema.json refuses unknown keys: a misspelt value would
 		// otherwise be ignored without a word.
 		{"misspelt value", "apptoken", map[string]any{"vaultInit": map[string]any{"apptoken": true}}},
 		{"misspelt section", "vaultinit", map[string]any{"vaultinit": map[string]any{"appToken": true}}},
 		{"a boolean as a string", "appToken", map[string]any{"vaultInit": map[string]any{"appToken": "false"}}},
 	}
+	// Helm accepts release names with dots, or starting with a digit; the
+	// full name the chart derives from them must still be a DNS label
+	// that can name a Service.
+	for _, rel := range []string{"my.vault", "1vault"} {
+		cases = append(cases, struct {
+			name, want string
+			vals       map[string]any
+		}{"release " + rel, "release:" + rel, nil})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := renderChart(t, chartDir, releaseName, releaseNS, tc.vals)
+			release := releaseName
+			if r, ok := strings.CutPrefix(tc.want, "release:"); ok {
+				release, tc.want = r, "is not a DNS label"
+			}
+			_, err := renderChart(t, chartDir, release, releaseNS, tc.vals)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error naming %q", err, tc.want)
 			}

@@ -54,11 +54,16 @@ func TestHelmVaultAcceptsConfig(t *testing.T) {
 		}
 		// The pod's environment for Vault, with the addresses it would have.
 		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-		pod := strings.NewReplacer("$(POD_NAME)."+fullname+"-internal:8200", api,
-			"$(POD_NAME)."+fullname+"-internal:8201", fmt.Sprintf("127.0.0.1:%d", clusterPort), "$(POD_NAME)", fullname+"-0")
+		domain := fullname + "-internal." + releaseNS + ".svc"
+		pod := strings.NewReplacer("$(POD_NAME)."+domain+":8200", api,
+			"$(POD_NAME)."+domain+":8201", fmt.Sprintf("127.0.0.1:%d", clusterPort), "$(POD_NAME)", fullname+"-0")
 		for _, e := range container(t, only[*appsv1.StatefulSet](t, r).Spec.Template.Spec, "vault").Env {
 			if strings.HasPrefix(e.Name, "VAULT_RAFT_") || e.Name == "VAULT_API_ADDR" || e.Name == "VAULT_CLUSTER_ADDR" {
-				env = append(env, e.Name+"="+pod.Replace(e.Value))
+				v := pod.Replace(e.Value)
+				if e.Name != "VAULT_RAFT_NODE_ID" && !strings.Contains(v, "127.0.0.1:") {
+					t.Fatalf("%s=%s: the pod's name for this node was not replaced by a loopback address", e.Name, v)
+				}
+				env = append(env, e.Name+"="+v)
 			}
 		}
 		var log vaulttest.Buffer

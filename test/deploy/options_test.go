@@ -25,6 +25,7 @@ var notFromEnv = map[string]string{
 		"the kubernetes keystore is the Helm chart's (deploy/helm/vault-init)",
 	"VAULT_INIT_K8S_SECRET":    "used only with the kubernetes keystore, which the compose stacks do not use",
 	"VAULT_INIT_K8S_NAMESPACE": "used only with the kubernetes keystore, which the compose stacks do not use",
+	"VAULT_INIT_PEERS":         "used only with the kubernetes keystore, which the compose stacks do not use",
 	"VAULT_INIT_AGE_IDENTITY_FILE": "a path inside the container: the age overlay sets it to the Docker secret it mounts " +
 		"(the host file is VAULT_INIT_AGE_IDENTITY)",
 }

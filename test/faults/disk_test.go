@@ -112,7 +112,7 @@ func TestKeystoreVanishes(t *testing.T) {
 	sealed := time.Now()
 	srv.WaitFor("unseal from memory", 30*time.Second, vaulttest.Unsealed)
 	figures.add("recovery after a seal with the keystore gone", time.Since(sealed))
-	p.stderr.WaitFor(t, "keystore file has disappeared", 5*time.Second)
+	p.stderr.WaitFor(t, "keystore has disappeared", 5*time.Second)
 	if n := countInits(px); n != 1 {
 		t.Fatalf("%d inits", n)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/aurora/vault-init/internal/k8stest"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaulttest"
@@ -36,7 +38,7 @@ func TestKubernetesRaftCluster(t *testing.T) {
 	start := func() []*proc {
 		var procs []*proc
 		for i := range nodes {
-			procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), env...))
+			procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), append(env, "VAULT_INIT_PEERS="+addrsOf(pxs))...))
 		}
 		return procs
 	}
@@ -59,6 +61,21 @@ func TestKubernetesRaftCluster(t *testing.T) {
 		t.Fatalf("the Secret's init.json: %v, %v", err, data.Validate())
 	}
 	waitAny(t, procs, "vault is ready", 60*time.Second) // the active node's sidecar set up the mount
+	// The banner names where the root token is; no log line holds it (pod
+	// logs reach the cluster's log collector).
+	banners := 0
+	for _, p := range procs {
+		out := p.stdout.String()
+		if strings.Contains(out, data.RootToken) {
+			t.Fatalf("the root token is in a sidecar's stdout (its pod log):\n%s", out)
+		}
+		if strings.Contains(out, "Root Token: kept in secret "+ns+"/"+keysSecret) && strings.Contains(out, "vault-init root-token") {
+			banners++
+		}
+	}
+	if banners != 1 {
+		t.Fatalf("%d banners naming the Secret, want 1 (the initializing sidecar's)", banners)
+	}
 	mounts, err := nodes[0].Client(data.RootToken).Sys().ListMounts()
 	if err != nil || mounts["aurora/"] == nil || mounts["aurora/"].Options["version"] != "2" {
 		t.Fatalf("aurora mount: %v, %v", mounts["aurora/"], err)
@@ -138,4 +155,66 @@ func addrsOf(pxs []*proxy) string {
 		a = append(a, px.addr())
 	}
 	return strings.Join(a, ",")
+}
+
+// TestKubernetesSecretDeleted: the keys Secret is deleted while the
+// sidecars run (a namespace cleanup, a restore, LESSONS 12). The sidecars
+// raise the alarm and keep their nodes unsealed from memory; a new node
+// whose sidecar finds no keys (a scale-up) does not initialize a second
+// cluster, because its peers say they are initialized; and the Secret is
+// not recreated with other keys.
+func TestKubernetesSecretDeleted(t *testing.T) {
+	k := k8stest.Start(t)
+	ns := k.NewNamespace(t)
+	env := sidecarEnv(t, k, ns)
+	nodes := vaulttest.Cluster(t, 3, 3)
+	// The new pod's Vault: one that cannot reach the cluster yet (its
+	// retry_join names do not resolve yet, say), so it stays uninitialized
+	// as long as nobody initializes it.
+	newVault := vaulttest.Start(t, vaulttest.Options{})
+	var pxs []*proxy
+	for _, n := range append(nodes, newVault) {
+		pxs = append(pxs, newProxy(t, n.Addr()))
+	}
+	env = append(env, "VAULT_INIT_PEERS="+addrsOf(pxs))
+	var procs []*proc
+	for i := range 3 {
+		procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), env...))
+	}
+	allUnsealed(t, nodes[:3], 120*time.Second)
+	for _, p := range procs {
+		for _, px := range pxs {
+			p.knows(px.initReplies()...)
+		}
+	}
+	if err := k.Core(t).Secrets(ns).Delete(t.Context(), keysSecret, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A standby restarts: its sidecar unseals it with the keys in memory.
+	nodes[2].Stop()
+	nodes[2].Restart()
+	procs[2].stderr.WaitFor(t, "keystore has disappeared", 30*time.Second)
+	nodes[2].WaitFor("unsealed from memory", 60*time.Second, vaulttest.Unsealed)
+
+	// A new pod's sidecar: no keys anywhere it can read.
+	fresh := run(t, pxs[3].addr(), t.TempDir(), env...)
+	for _, px := range pxs {
+		fresh.knows(px.initReplies()...)
+	}
+	// It decides within a few checks: it waits for its peers, or (the
+	// defect this guards against) initializes its own node.
+	deadline := time.Now().Add(30 * time.Second)
+	for out := ""; !strings.Contains(out, "a peer is initialized") && !strings.Contains(out, "vault initialized"); out = fresh.stderr.String() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new node's vault-init decided nothing within 30s:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // more chances to go wrong
+	if n := totalInits(pxs); n != 1 {
+		t.Fatalf("%d sys/init calls, want exactly 1: a second cluster was made", n)
+	}
+	if s := secretOf(t, k, ns); s != nil && len(s.Data) != 0 {
+		t.Fatalf("the Secret came back with keys nobody restored: %v", s.Data)
+	}
 }
