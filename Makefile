@@ -60,12 +60,13 @@ export ETCD_BIN KUBE_APISERVER_BIN KUBECTL_BIN
 K8S_BINS := $(ETCD_BIN) $(KUBE_APISERVER_BIN) $(KUBECTL_BIN)
 
 k8s-bins: ## Build etcd, kube-apiserver and kubectl into bin/ from the Go module proxy (first time: ~25 min on 2 cores)
-	@test -x bin/etcd-$(ETCD_VERSION) || { echo "building etcd $(ETCD_VERSION)"; cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/bin/etcd-$(ETCD_VERSION) .; }
+	@test -x bin/etcd-$(ETCD_VERSION) || { echo "building etcd $(ETCD_VERSION)"; cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/bin/etcd-$(ETCD_VERSION).tmp . && mv $(CURDIR)/bin/etcd-$(ETCD_VERSION).tmp $(CURDIR)/bin/etcd-$(ETCD_VERSION); }
 	K8S_VERSION=$(K8S_VERSION) scripts/build-k8s.sh kube-apiserver kubectl
 
-# A missing one of bin/ is built by k8s-bins (all three, each once); one
+# A missing one of bin/ is built by k8s-bins (all three, each once, in one
+# run: a grouped target, so that make -j starts one build, not three); one
 # that an env var names elsewhere must exist.
-$(filter $(CURDIR)/bin/%,$(K8S_BINS)):
+$(filter $(CURDIR)/bin/%,$(K8S_BINS)) &:
 	$(MAKE) --no-print-directory k8s-bins
 
 test: vault $(K8S_BINS) ## Run every test: unit and integration (-race, against real Vault, etcd and kube-apiserver), static deploy checks, short fault suite, short fuzzing
