@@ -3,7 +3,11 @@
 package faults
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,4 +201,56 @@ func waitAny(t *testing.T, procs []*proc, substr string, timeout time.Duration) 
 func waitMarker(t *testing.T, procs []*proc, point string, timeout time.Duration) int {
 	t.Helper()
 	return waitAny(t, procs, "FAULTINJECT "+point+" ", timeout)
+}
+
+// TestKubernetesAPIUnreachable: the API server does not answer (a listener
+// that drops every connection). vault-init says so, sends no sys/init, and
+// retries with its capped backoff, not in a loop.
+func TestKubernetesAPIUnreachable(t *testing.T) {
+	k := k8stest.Start(t) // for a kubeconfig of the real shape; its address is replaced
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	cfg, err := os.ReadFile(k.Kubeconfig(t, "token-of-nobody"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(dead, []byte(strings.ReplaceAll(string(cfg), k.Host, "https://"+ln.Addr().String())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	px := newProxy(t, srv.Addr())
+	p := run(t, px.addr(), t.TempDir(), "VAULT_INIT_KEYSTORE=kubernetes", "VAULT_INIT_K8S_NAMESPACE=default", "KUBECONFIG="+dead)
+	p.stderr.WaitFor(t, "cannot be reached, to claim the init", 60*time.Second)
+	watch := short(30*time.Second, 5*time.Second)
+	_, checksBefore := px.requests("/v1/sys/health")
+	connsBefore := conns.Load()
+	time.Sleep(watch)
+	_, checksAfter := px.requests("/v1/sys/health")
+	figures.rate("API server connections per minute while it is unreachable", float64(conns.Load()-connsBefore)/watch.Minutes())
+	// One health check a round; rounds are spaced by a backoff that starts
+	// at 250 ms (200 ms with jitter) and grows to 5 s.
+	if checks := checksAfter - checksBefore; checks > int(watch/(200*time.Millisecond))+1 {
+		t.Fatalf("%d rounds in %v with the API server unreachable: a hot loop", checks, watch)
+	}
+	if n := countInits(px); n != 0 {
+		t.Fatalf("%d sys/init calls without a keystore to save to", n)
+	}
+	if srv.Health().Initialized || !p.running() {
+		t.Fatal("vault initialized, or vault-init exited")
+	}
 }
