@@ -34,7 +34,9 @@ import (
 //   - Lock serializes read-modify-write cycles (Load, change, Save) among
 //     the processes sharing the store; it returns an error matching
 //     ErrClaimed while another holds it. A store whose Put is already a
-//     compare-and-swap against what it last read returns a no-op unlock.
+//     compare-and-swap against what the handle last read (a Secret) needs
+//     no lock between processes: its Lock excludes only the other
+//     goroutines of the handle, which share what it read.
 //   - Probe proves that Put would work (permissions, space), without
 //     changing any blob.
 //   - Where names a blob for messages: a path, or a Secret and key. It

@@ -28,8 +28,9 @@ type Backend struct {
 	// stays, for every handle (a Kubernetes Secret's). Otherwise any
 	// release ends the claim (a data dir's flock).
 	ClaimKept bool
-	// LockIsCAS says that Lock is a no-op because Put is a compare-and-
-	// swap; otherwise Lock excludes the other handles.
+	// LockIsCAS says that Lock excludes only the goroutines of one handle,
+	// because Put is a compare-and-swap between handles; otherwise Lock
+	// excludes the other handles too.
 	LockIsCAS bool
 }
 
