@@ -27,6 +27,12 @@ is sealed.
       valueFrom:
         fieldRef:
           fieldPath: metadata.namespace
+    # Every replica, as in retry_join: vault-init refuses sys/init while one
+    # of them answers that it is initialized (the keys Secret gone, a new
+    # pod: it must join that cluster, not start a second one). Its own
+    # node's address among them is harmless: it is the uninitialized one.
+    - name: VAULT_INIT_PEERS
+      value: {{ include "vault-init.nodeAddrs" . | quote }}
     - name: VAULT_INIT_DATA_DIR
       value: /vault-init
     # All interfaces: the kubelet probes the pod's IP, not 127.0.0.1.
@@ -92,7 +98,8 @@ is sealed.
       mountPath: /var/run/secrets/kubernetes.io/serviceaccount
       readOnly: true
     {{- if .Values.tls.secretName }}
-    - name: tls
+    # The CA alone (VAULT_CACERT), never tls.key.
+    - name: tls-ca
       mountPath: /vault/tls
       readOnly: true
     {{- end }}
