@@ -76,7 +76,7 @@ type Config struct {
 	Keystore     string
 	K8sSecret    string
 	K8sNamespace string
-	// Peers are the API addresses of the other nodes of a cluster whose
+	// Peers are the API addresses of the nodes of a cluster whose
 	// vault-init share the keystore (Kubernetes sidecars): asked before an
 	// init, never unsealed or initialized.
 	Peers []string
@@ -169,7 +169,7 @@ var Options = []Option{
 	{Key: KeyKeystore, Env: "VAULT_INIT_KEYSTORE", Default: KeystoreFile, Usage: "where the keys are kept: file (init.json in data-dir) or kubernetes (a Secret)"},
 	{Key: KeyK8sSecret, Env: "VAULT_INIT_K8S_SECRET", Default: "vault-init", Usage: "name of the Secret that holds the keys, with keystore kubernetes"},
 	{Key: KeyK8sNamespace, Env: "VAULT_INIT_K8S_NAMESPACE", Usage: "namespace of that Secret (default: the pod's own namespace, else default)"},
-	{Key: KeyPeers, Env: "VAULT_INIT_PEERS", Usage: "comma-separated API addresses of the cluster's other nodes, with keystore kubernetes: no init while one of them is initialized"},
+	{Key: KeyPeers, Env: "VAULT_INIT_PEERS", Usage: "comma-separated API addresses of the cluster's nodes (its own may be listed), with keystore kubernetes: no init while one of them is initialized"},
 	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
 	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
 	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
