@@ -7,6 +7,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/aurora/vault-init/internal/k8stest"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/keystore/storetest"
 )
@@ -21,19 +22,11 @@ func secretRule(resourceName string, verbs ...string) rbacv1.PolicyRule {
 	return r
 }
 
-// KeystoreRules are exactly the rules the chart's Role grants vault-init:
-// get and update of its Secret by name, and create of secrets (the
-// authorizer cannot limit a create by name).
-var KeystoreRules = []rbacv1.PolicyRule{
-	secretRule(secretName, "get", "update"),
-	secretRule("", "create"),
-}
-
-// A service account with exactly KeystoreRules does the whole cycle of the
+// A service account with exactly k8stest.KeystoreRules does the whole cycle of the
 // keystore, from an absent Secret; another Secret name is forbidden.
 func TestRBACRules(t *testing.T) {
 	e := newEnv(t)
-	e.s.Grant(t, e.ns, "vault-init", "vault-init-keystore", KeystoreRules...)
+	e.s.Grant(t, e.ns, "vault-init", "vault-init-keystore", k8stest.KeystoreRules(secretName)...)
 	cfg := e.s.Config(e.s.ServiceAccountToken(t, e.ns, "vault-init"))
 	s := e.openAs(cfg, secretName)
 	keys := keystore.NewKeys(s)

@@ -28,7 +28,16 @@ func (w *Watcher) haveKeys() bool {
 // loadKeys reads the keystore, falling back to the copy in memory when the
 // file has gone away while vault-init runs.
 func (w *Watcher) loadKeys() (*keystore.InitData, error) {
-	data, err := w.keys.Load()
+	data, _, err := w.resolveKeys()
+	return data, err
+}
+
+// resolveKeys reads the keystore and decides which keys to use: those
+// stored, or the copy in memory when the stored ones vanished or are other
+// keys (each logged). otherStored says that the keystore holds other keys,
+// which no write may go over.
+func (w *Watcher) resolveKeys() (data *keystore.InitData, otherStored bool, err error) {
+	data, err = w.keys.Load()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -36,21 +45,21 @@ func (w *Watcher) loadKeys() (*keystore.InitData, error) {
 		w.log.Error("the keystore now holds other keys than the ones vault-init unsealed with: it was replaced, perhaps by an init of another Vault after it vanished. "+
 			"Unsealing with the copy in memory, and writing nothing; put the right keystore back, then restart vault-init",
 			zap.String("path", w.keys.Path()), zap.Time("held_created_at", w.data.CreatedAt), zap.Time("stored_created_at", data.CreatedAt))
-		return w.data, nil
+		return w.data, true, nil
 	case err == nil:
 		w.data = data
 		w.checkMode()
 		w.checkStore()
-		return data, nil
+		return data, false, nil
 	case errors.Is(err, keystore.ErrNotFound) && w.data != nil:
 		w.log.Error("keystore has disappeared; unsealing with the copy in memory. Restore it from a backup or run `vault-init status` to see what is wrong",
 			zap.String("path", w.keys.Path()))
-		return w.data, nil
+		return w.data, false, nil
 	case errors.Is(err, keystore.ErrNotFound):
-		return nil, fmt.Errorf("vault is initialized, but %s does not exist: it was initialized by someone else. "+
+		return nil, false, fmt.Errorf("vault is initialized, but %s does not exist: it was initialized by someone else. "+
 			"Unseal it by hand, or put that Vault's keystore at that path; vault-init changes nothing until then", w.keys.Path())
 	}
-	return nil, err
+	return nil, false, err
 }
 
 // checkMode warns, once per mode seen, when others may read the keystore.
@@ -93,11 +102,12 @@ func (w *Watcher) updateKeys(change func(*keystore.InitData)) error {
 		return err
 	}
 	defer unlock()
-	data, err := w.loadKeys()
+	data, otherStored, err := w.resolveKeys()
 	if err != nil {
 		return err
 	}
-	if stored, err := w.keys.Load(); err == nil && !sameKeys(stored, data) {
+	if otherStored {
+		// (A keystore that vanished is written back from memory.)
 		return errors.New("the keystore holds other keys than the ones in memory: refusing to write over them")
 	}
 	next := data.Clone()

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/aurora/vault-init/internal/k8stest"
 )
 
 // fullname is the chart's <fullname> for releaseName ("aurora" does not
@@ -105,10 +107,7 @@ func TestHelmRoleIsLeastPrivilege(t *testing.T) {
 // checkLeastPrivilege: exactly the two rules vault-init needs.
 func checkLeastPrivilege(t *testing.T, rules []rbacv1.PolicyRule, secret string) {
 	t.Helper()
-	want := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{secret}, Verbs: []string{"get", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
-	}
+	want := k8stest.KeystoreRules(secret)
 	if len(rules) != len(want) {
 		t.Fatalf("Role has %d rules, want %d: %+v", len(rules), len(want), rules)
 	}

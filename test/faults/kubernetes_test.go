@@ -12,7 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -24,22 +23,12 @@ import (
 // keysSecret is the chart's default Secret name.
 const keysSecret = "vault-init"
 
-// keystoreRules are the chart's Role (deploy/helm/vault-init): get and
-// update on the one Secret, and create on secrets, which resourceNames
-// cannot narrow. test/deploy checks that the chart grants exactly these.
-func keystoreRules(secret string) []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{secret}, Verbs: []string{"get", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
-	}
-}
-
 // sidecarEnv is what the chart gives each vault-init sidecar, except that
 // the API server is reached through a kubeconfig (there is no pod) holding
 // a service account token from TokenRequest, bound to the chart's Role.
 func sidecarEnv(t *testing.T, k *k8stest.Server, ns string) []string {
 	t.Helper()
-	k.Grant(t, ns, "vault-init", "vault-init", keystoreRules(keysSecret)...)
+	k.Grant(t, ns, "vault-init", "vault-init", k8stest.KeystoreRules(keysSecret)...)
 	token := k.ServiceAccountToken(t, ns, "vault-init")
 	return []string{"VAULT_INIT_KEYSTORE=kubernetes", "VAULT_INIT_K8S_SECRET=" + keysSecret,
 		"VAULT_INIT_K8S_NAMESPACE=" + ns, "KUBECONFIG=" + k.Kubeconfig(t, token)}
