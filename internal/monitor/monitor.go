@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aurora/vault-init/internal/events"
 )
 
 // Metrics records what the watch loop does. Its methods are safe for
@@ -55,6 +57,25 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Event records e: the state found by each check, unseals, failures by
+// kind, and failed keystore saves. Metrics is an events.Sink.
+func (m *Metrics) Event(e events.Event) {
+	if m == nil {
+		return
+	}
+	switch e.Kind {
+	case events.Checked:
+		answered := e.State != "unreachable" && e.State != "unknown" && e.State != ""
+		m.Checked(e.Node, answered, e.State != "uninitialized", e.State == "sealed" || e.State == "uninitialized", e.State == "active")
+	case events.Unsealed:
+		m.Unsealed(e.Node)
+	case events.Failed:
+		m.Error(e.Step)
+	case events.SaveFailed:
+		m.SaveFailed()
+	}
 }
 
 // Checked records one node's health check.
