@@ -112,6 +112,11 @@ prod-local: ## Build and start Vault and vault-init with Docker Compose, and wai
 	@echo 'Root token (first start only): docker logs $(VAULT_INIT_CONTAINER) 2>&1 | grep "Root Token:"'
 	@echo 'Shown again at any time:       docker exec $(VAULT_INIT_CONTAINER) vault-init root-token'
 
+# The seed's step 3 without copy and paste. The token is never printed.
+.PHONY: env-token
+env-token: ## Set VAULT_TOKEN in .env to the running stack's app token, else its root token (other lines kept; never printed)
+	@scripts/env-token.sh $(VAULT_INIT_CONTAINER) .env
+
 # The identity is yours (to back it up), group 65532 and mode 0440: vault-init's
 # image runs as 65532:65532 and reads it through the group.
 age-identity: ## Write secrets/vault-init-age.txt, an age identity for AGE=1, and print its recipient for .env
