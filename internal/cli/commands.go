@@ -15,6 +15,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/apptoken"
 	"github.com/aurora/vault-init/internal/config"
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/k8sstore"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/monitor"
@@ -53,14 +54,16 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		}
 	}
 	var metrics *monitor.Metrics
+	sinks := []events.Sink{events.Log(log)}
 	if cfg.Listen != "" {
 		metrics = monitor.New()
+		sinks = append(sinks, metrics) // only when set: a nil *Metrics in a Sink is not a nil Sink
 	}
 	w := watch.New(watch.Options{
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
 		RecoveryShares: cfg.RecoveryShares, RecoveryThreshold: cfg.RecoveryThreshold, CheckInterval: cfg.CheckInterval,
-		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Metrics: metrics, App: appOptions(cfg), RevokeRoot: cfg.RevokeRoot,
+		Once: cfg.Once, AuditFile: auditFile(cfg.Audit), Events: events.Multi(sinks...), App: appOptions(cfg), RevokeRoot: cfg.RevokeRoot,
 		Keys: st.keys, Shared: st.shared, Holder: holder(cfg), Peers: peers, Pod: podName(st),
 	}, clients, st.local, log, stdout, stderr)
 	if metrics != nil {

@@ -81,8 +81,9 @@ type Initializer struct {
 	InitTimeout time.Duration
 	// SaveBackoff spaces out attempts to save the keys after a failure.
 	SaveBackoff *backoff.Backoff
-	// OnSaveFailure, if set, is called after each failed save (for metrics).
-	OnSaveFailure func()
+	// OnSaveFailure, if set, is called with the error of each failed save
+	// (for the SaveFailed event).
+	OnSaveFailure func(error)
 	// LockWarnAfter is how long waiting for another process's data-dir lock
 	// may last before it is reported as held too long.
 	LockWarnAfter time.Duration
@@ -211,7 +212,7 @@ func (in *Initializer) save(ctx context.Context, data *keystore.InitData, replyA
 			return nil
 		}
 		if in.OnSaveFailure != nil {
-			in.OnSaveFailure()
+			in.OnSaveFailure(err)
 		}
 		in.Log.Error("could not save the unseal keys; they are held in memory and the save will be retried",
 			zap.String("path", in.Keys.Path()), zap.Int("attempt", attempt), zap.Error(err))

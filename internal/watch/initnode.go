@@ -6,7 +6,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
@@ -43,13 +42,11 @@ func (w *Watcher) mayInitialize(ctx context.Context, n *node) bool {
 	if w.opts.InitAddr != "" {
 		return n.addr == w.opts.InitAddr
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.initNode == "" && first != "" {
-		w.initNode = first
+	chosen, picked := w.coord.choose(first)
+	if picked {
 		w.log.Info("chose the node to initialize: the first that answers", zap.String("init_node", first))
 	}
-	return w.initNode == n.addr
+	return chosen == n.addr
 }
 
 // noPeerInitialized asks the peers of a shared keystore's node: while one
@@ -71,59 +68,4 @@ func (w *Watcher) noPeerInitialized(ctx context.Context, n *node) bool {
 	}
 	n.peerInitialized = ""
 	return true
-}
-
-// forgetInitNode drops the choice of init node if it is n and nothing was
-// initialized yet: it went away before it could be initialized.
-func (w *Watcher) forgetInitNode(n *node) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.initNode == n.addr && w.data == nil && w.opts.InitAddr == "" {
-		w.initNode = ""
-	}
-}
-
-// initialized records the keys of a successful init.
-func (w *Watcher) initialized(data *keystore.InitData) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.data, w.bannerPending = data, true
-	w.toldInit = true // this run initialized: "already initialized" would be wrong
-}
-
-// setInitializing records that a node's init starts or ends. Its end wakes
-// the nodes waiting for it.
-func (w *Watcher) setInitializing(on bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case on && w.initDone == nil:
-		w.initDone = make(chan struct{})
-	case !on && w.initDone != nil:
-		close(w.initDone)
-		w.initDone = nil
-	}
-}
-
-// initUnderWay returns, while a node's init is under way, a channel closed
-// when it ends; nil otherwise.
-func (w *Watcher) initUnderWay() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.initDone
-}
-
-// sayAlreadyInitialized logs, once a run, that no banner will come.
-func (w *Watcher) sayAlreadyInitialized() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.toldInit || w.initDone != nil {
-		return
-	}
-	w.toldInit = true
-	show := "docker exec vault-init vault-init root-token"
-	if w.opts.Pod != "" {
-		show = "kubectl exec " + w.opts.Pod + " -c vault-init -- vault-init root-token"
-	}
-	w.log.Info("vault was already initialized; no banner this time. Show the root token with: " + show)
 }

@@ -9,19 +9,18 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
-	"github.com/aurora/vault-init/internal/audit"
 	"github.com/aurora/vault-init/internal/backoff"
-	"github.com/aurora/vault-init/internal/faultinject"
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/initializer"
-	"github.com/aurora/vault-init/internal/kvmount"
 	"github.com/aurora/vault-init/internal/roottoken"
+	"github.com/aurora/vault-init/internal/setup"
 	"github.com/aurora/vault-init/internal/unseal"
 	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
 // node watches one Vault node. Everything here belongs to one goroutine;
-// what nodes share lives in the Watcher, behind its mutex.
+// what nodes share lives in the Watcher (state.go).
 type node struct {
 	w        *Watcher
 	addr     string
@@ -33,14 +32,15 @@ type node struct {
 	lost     <-chan struct{}  // Vault closed a connection (vaultclient.ConnLost)
 	wake     <-chan struct{}  // ends the next wait early (another node's init ended)
 
-	state       vaultstate.State
-	observed    bool // state holds a real observation
-	configured  bool // the mount was checked since the node last became active
-	ready       bool // "ready" was logged for the current active period
-	woken       bool // the last wait was ended by a lost connection
-	joining     int  // unseal rounds in a row that ended in a pending Raft join
-	waitingJoin int  // checks in a row that found the node uninitialized, waiting for its join
-	disagreed   int  // steps in a row that found Vault not in the state its health check said
+	state        vaultstate.State
+	observed     bool // state holds a real observation
+	seenUnsealed bool // seen unsealed since last seen sealed (for Sealed)
+	configured   bool // set up since the node last became active
+	ready        bool // "ready" was logged for the current active period
+	woken        bool // the last wait was ended by a lost connection
+	joining      int  // unseal rounds in a row that ended in a pending Raft join
+	waitingJoin  int  // checks in a row that found the node uninitialized, waiting for its join
+	disagreed    int  // steps in a row that found Vault not in the state its health check said
 	// saidInitialized: Vault answered "already initialized" (sys/init, or
 	// sys/seal-status under the lock). No sys/init is sent to it again.
 	saidInitialized bool
@@ -77,9 +77,8 @@ func (n *node) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		n.w.setState(n.addr, obs.State)
-		n.w.opts.Metrics.Checked(n.addr, obs.State.Answered(), obs.State != vaultstate.Uninitialized,
-			obs.State == vaultstate.Sealed || obs.State == vaultstate.Uninitialized, obs.State == vaultstate.Active)
+		n.w.states.Store(n.addr, obs.State)
+		n.emit(events.Event{Kind: events.Checked, State: obs.State.String()})
 		n.transition(obs)
 		delay, err := n.step(ctx, obs)
 		if errors.Is(err, initializer.ErrKeysUnsaved) {
@@ -94,24 +93,40 @@ func (n *node) run(ctx context.Context) error {
 	}
 }
 
+// emit sends an event about this node.
+func (n *node) emit(e events.Event) {
+	e.Node = n.addr
+	n.w.events.Emit(e)
+}
+
 // done is the --once test: unsealed with the mount in place, or paused.
 func (n *node) done() bool {
 	if n.state == vaultstate.Sealed || n.state == vaultstate.Uninitialized {
 		return n.w.paused()
 	}
-	return n.state.Unsealed() && n.w.isMountDone()
+	return n.state.Unsealed() && n.w.setup.Done()
 }
 
 // transition logs a change of state, once, and resets what a change resets.
 func (n *node) transition(obs vaultstate.Observation) {
 	if obs.State.Unsealed() {
-		n.unsealedAt = time.Now()
+		n.unsealedAt, n.seenUnsealed = n.w.clock.Now(), true
 	}
 	if obs.State.Answered() && obs.State != vaultstate.Sealed {
 		n.unsealUnseen = false // a check saw what came of the last unseal
 	}
 	if n.observed && obs.State == n.state {
 		return
+	}
+	switch answered := obs.State.Answered(); {
+	case answered && (!n.observed || !n.state.Answered()):
+		n.emit(events.Event{Kind: events.Answered, State: obs.State.String()})
+	case !answered && n.observed && n.state.Answered():
+		n.emit(events.Event{Kind: events.WentAway, State: obs.State.String()})
+	}
+	if obs.State == vaultstate.Sealed && n.seenUnsealed {
+		n.seenUnsealed = false
+		n.emit(events.Event{Kind: events.Sealed, State: obs.State.String()})
 	}
 	if obs.State.Answered() {
 		n.disagreed = 0 // a failed check in between is no agreement
@@ -142,8 +157,8 @@ func (n *node) transition(obs vaultstate.Observation) {
 	if obs.State.Unsealed() {
 		n.joining = 0
 	}
-	if obs.State == vaultstate.Unreachable {
-		n.w.forgetInitNode(n)
+	if obs.State == vaultstate.Unreachable && !n.w.keys.Holding() && n.w.opts.InitAddr == "" {
+		n.w.coord.forget(n.addr) // it went away before it could be initialized
 	}
 	n.observed, n.state = true, obs.State
 }
@@ -157,8 +172,8 @@ func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Durat
 	case vaultstate.Unknown:
 		// A check that failed is retried as fast as an unreachable Vault:
 		// Vault coming back must be noticed within one check interval.
-		n.w.opts.Metrics.Error("health")
-		n.report(fmt.Errorf("check vault health: %w", obs.Err))
+		err := fmt.Errorf("check vault health: %w", obs.Err)
+		n.emitFailed("health", err, n.report(err))
 		return n.retryCheck(), nil
 	case vaultstate.Uninitialized, vaultstate.Sealed:
 		if n.w.paused() {
@@ -177,69 +192,43 @@ func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Durat
 	return n.w.opts.CheckInterval, nil
 }
 
+// configure runs setup on the active node, once per active period, and
+// then its upkeep (the app token's renewal).
 func (n *node) configure(ctx context.Context) time.Duration {
+	sn := setup.Node{Addr: n.addr, Client: n.client, Log: n.log}
 	if n.configured {
-		return n.maintain(ctx)
-	}
-	if n.w.opts.RevokeRoot && n.w.isMountDone() && n.w.opts.App != nil {
-		// Set up once in this run already, and Vault keeps its setup across
-		// restarts: a working app token spares generating a root token.
-		if token, err := n.w.keys.LoadAppToken(); err == nil && n.renewAppToken(ctx, token) == nil {
-			return n.setUp("")
+		err := n.w.setup.Maintain(ctx, sn)
+		switch {
+		case errors.Is(err, setup.ErrSetupAgain):
+			n.configured = false
+			return 0
+		case err != nil:
+			return n.fail(err)
 		}
-	}
-	token, release, err := n.adminToken(ctx)
-	var busy *roottoken.BusyError
-	if errors.As(err, &busy) {
-		n.report(err)
 		return n.w.opts.CheckInterval
 	}
-	if err != nil {
+	err := n.w.setup.Run(ctx, sn, n.setUp)
+	var busy *roottoken.BusyError
+	switch {
+	case errors.As(err, &busy):
+		n.report(err)
+	case err != nil:
 		return n.fail(err)
 	}
-	defer release()
-	c, err := n.withToken(token)
-	if err != nil {
-		return n.fail(err)
-	}
-	faultinject.Point("before-mount")
-	ensure := kvmount.Ensure
-	if n.w.takeFreshMount() {
-		ensure = kvmount.EnsureFresh
-	}
-	action, err := ensure(ctx, c.Sys(), n.w.opts.KVMount)
-	if err != nil {
-		return n.fail(err)
-	}
-	n.log.Info("kv mount in place", zap.String("mount", n.w.opts.KVMount), zap.String("action", string(action)))
-	if n.w.opts.AuditFile != "" {
-		enabled, err := audit.Ensure(ctx, c.Sys(), n.w.opts.AuditFile)
-		if err != nil {
-			return n.fail(err)
-		}
-		n.log.Info("audit device in place", zap.String("file_path", n.w.opts.AuditFile), zap.Bool("enabled_now", enabled))
-	}
-	if n.w.opts.App != nil {
-		if err := n.ensureAppToken(ctx, c); err != nil {
-			return n.fail(err)
-		}
-	}
-	return n.setUp(token)
+	return n.w.opts.CheckInterval
 }
 
-// setUp records that the node is configured, prints what the operator is
-// owed, and logs "ready" once per active period.
-func (n *node) setUp(token string) time.Duration {
+// setUp records that the node is configured and logs "ready" once per
+// active period.
+func (n *node) setUp() {
 	n.configured = true
-	n.w.setMountDone()
-	n.w.printBanner(token)
 	if !n.ready {
 		n.log.Info("vault is ready", zap.String("mount", n.w.opts.KVMount))
+		n.emit(events.Event{Kind: events.Ready})
 		n.ready = true
 	}
 	n.errs.Reset()
 	n.lastErr = ""
-	return n.w.opts.CheckInterval
 }
 
 // fail reports err, counts it by the state it happened in, and returns
@@ -257,18 +246,24 @@ func (n *node) fail(err error) time.Duration {
 	if !ok {
 		kind = "other"
 	}
-	n.w.opts.Metrics.Error(kind)
-	n.report(err)
+	n.emitFailed(kind, err, n.report(err))
 	return n.errs.Next()
 }
 
-// report logs err: once while it stays the same, and again every RepeatError.
-func (n *node) report(err error) {
+// emitFailed sends a Failed event for the action step.
+func (n *node) emitFailed(step string, err error, repeated bool) {
+	n.emit(events.Event{Kind: events.Failed, Step: step, Error: err.Error(), Repeated: repeated})
+}
+
+// report logs err: once while it stays the same, and again every
+// RepeatError. It says whether it logged err as a repeat ("still failing").
+func (n *node) report(err error) (repeated bool) {
 	msg := err.Error()
-	if msg != n.lastErr || time.Since(n.lastErrAt) >= RepeatError {
+	if msg != n.lastErr || n.w.clock.Since(n.lastErrAt) >= RepeatError {
 		n.log.Error("vault-init cannot proceed; retrying", zap.Error(err))
-		n.lastErr, n.lastErrAt = msg, time.Now()
-	} else {
-		n.log.Debug("still failing", zap.Error(err))
+		n.lastErr, n.lastErrAt = msg, n.w.clock.Now()
+		return false
 	}
+	n.log.Debug("still failing", zap.Error(err))
+	return true
 }

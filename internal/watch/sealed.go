@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/unseal"
@@ -17,7 +18,7 @@ import (
 // The steps for a node that is not initialized, or sealed.
 
 func (n *node) initialize(ctx context.Context) (time.Duration, error) {
-	if (n.w.cluster() || n.w.opts.Shared) && n.w.haveKeys() {
+	if (n.w.cluster() || n.w.opts.Shared) && n.w.keys.Have() {
 		// A Raft follower reports "not initialized" until its retry_join
 		// has reached the initialized leader. It is not a second Vault.
 		// With a shared keystore, keys there mean that another node's
@@ -60,9 +61,9 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		return n.fail(fmt.Errorf("clone vault client: %w", err)), nil
 	}
 	ic.SetClientTimeout(InitTimeout)
-	n.w.setInitializing(true)
+	n.w.coord.start()
 	data, err := n.w.init.Initialize(ctx, ic.Sys())
-	n.w.setInitializing(false)
+	n.w.coord.end()
 	switch {
 	case ctx.Err() != nil && err != nil && !errors.Is(err, initializer.ErrKeysUnsaved):
 		return 0, nil // stopping: the wait ends at once
@@ -84,8 +85,11 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	case err != nil:
 		return n.fail(err), nil
 	}
-	n.w.initialized(data)
+	n.w.keys.Hold(data)
+	n.w.setup.Initialized()
+	n.w.said.toldInit.Store(true) // this run initialized: "already initialized" would be wrong
 	n.log.Info("vault initialized")
+	n.emit(events.Event{Kind: events.Initialized})
 	if ctx.Err() != nil || len(data.Keys) == 0 {
 		return 0, nil // stopping; or an auto-unseal seal, which unseals it
 	}
@@ -111,13 +115,13 @@ func (n *node) claimedElsewhere(err error) time.Duration {
 }
 
 func (n *node) unseal(ctx context.Context) time.Duration {
-	if done := n.w.initUnderWay(); done != nil {
+	if done := n.w.coord.underWay(); done != nil {
 		// Another node is being initialized (its keys may be being saved,
 		// for as long as the disk is full): look again the moment that ends.
 		n.wake = done
 		return n.w.opts.CheckInterval
 	}
-	data, err := n.w.loadKeys()
+	data, err := n.w.keys.Load()
 	if err != nil {
 		return n.fail(err)
 	}
@@ -150,7 +154,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		return n.disagreement("sys/seal-status says it is unsealed")
 	}
 	n.joining = 0
-	n.w.opts.Metrics.Unsealed(n.addr)
+	n.emit(events.Event{Kind: events.Unsealed})
 	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
 	// Not unsealedAt: only a check that sees it unsealed starts the fast
 	// polling again, or a Vault that something seals at once would get

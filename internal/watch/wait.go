@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aurora/vault-init/internal/backoff"
+	"k8s.io/utils/clock"
 )
 
 // Every round ends in a wait of at least the check interval or the error
@@ -19,7 +19,7 @@ import (
 // its health check but fails every step after it is never seen unsealed,
 // and so does not poll fast for ever.
 func (n *node) retryCheck() time.Duration {
-	if !n.unsealedAt.IsZero() && time.Since(n.unsealedAt) < FastPollFor {
+	if !n.unsealedAt.IsZero() && n.w.clock.Since(n.unsealedAt) < FastPollFor {
 		return FastPoll
 	}
 	return n.reach.Next()
@@ -51,10 +51,29 @@ func (n *node) sleep(ctx context.Context, d time.Duration) error {
 	if wake == nil && n.state.Answered() && !n.woken {
 		wake, byLost = n.lost, true
 	}
-	woken, err := backoff.SleepOrWake(ctx, d, wake)
+	woken, err := sleepOrWake(ctx, n.w.clock, d, wake)
 	if woken && byLost {
 		n.log.Debug("vault closed a connection; checking it now")
 	}
 	n.woken = woken && byLost
 	return err
+}
+
+// sleepOrWake waits for d on clk, or until ctx ends, or until wake
+// receives (a nil wake never does); woken says that wake ended it. It is
+// backoff.SleepOrWake on an injected clock.
+func sleepOrWake(ctx context.Context, clk clock.Clock, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
+	if d <= 0 {
+		return false, ctx.Err()
+	}
+	t := clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-t.C():
+		return false, nil
+	case <-wake:
+		return true, nil
+	}
 }

@@ -1,27 +1,35 @@
-// Package watch is vault-init's control loop. For each Vault node it looks
-// at the node, decides its state in one place (vaultstate), and does the one
-// thing that state needs: initialize, unseal, configure, or wait. Nodes are
-// watched concurrently, so one that is down or slow delays no other. It runs
-// until its context ends.
+// Package watch is vault-init's control loop: polling and coordination. For
+// each Vault node it looks at the node, decides its state in one place
+// (vaultstate), and does the one thing that state needs: initialize
+// (internal/initializer), unseal (internal/unseal), set up (internal/setup,
+// which holds every setup step), or wait. Nodes are watched concurrently,
+// so one that is down or slow delays no other. It runs until its context
+// ends.
+//
+// Who does what: watch.go is the Watcher and its options; node.go one
+// node's loop and its state changes; sealed.go the init and unseal of a
+// node; initnode.go the choice of the node to initialize and the waits for
+// nodes that join; wait.go how long each round waits; state.go what the
+// nodes share. The keys are held by keyring; what happens is reported as
+// events (internal/events).
 package watch
 
 import (
 	"context"
 	"io"
-	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
+	"k8s.io/utils/clock"
 
 	"github.com/aurora/vault-init/internal/apptoken"
 	"github.com/aurora/vault-init/internal/backoff"
-	"github.com/aurora/vault-init/internal/banner"
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/monitor"
-	"github.com/aurora/vault-init/internal/vaultstate"
+	"github.com/aurora/vault-init/internal/setup"
+	"github.com/aurora/vault-init/internal/watch/keyring"
 )
 
 // Timing of the loop. A failed check is retried from FirstRetry, doubling up
@@ -52,25 +60,23 @@ const (
 
 // Options is what the loop needs to know. The caller fills it from config.
 type Options struct {
-	Nodes             []string // API addresses; one for a single Vault
-	InitAddr          string   // the node to initialize; "" means the first that answers
+	Nodes    []string // API addresses; one for a single Vault
+	InitAddr string   // the node to initialize; "" means the first that answers
+	// KVMount, FallbackToken, AuditFile, App, RevokeRoot and Pod are
+	// setup's (setup.Options says what each does).
 	KVMount           string
-	FallbackToken     string // VAULT_TOKEN: used only when the keystore has no root token
+	FallbackToken     string
 	SecretShares      int
 	SecretThreshold   int
 	RecoveryShares    int
 	RecoveryThreshold int
 	CheckInterval     time.Duration
-	// AuditFile, when set, is the file_path of a file audit device to
-	// ensure ("stdout" for Vault's own output).
-	AuditFile string
-	// Metrics, when set, records checks, unseals and errors.
-	Metrics *monitor.Metrics
-	// App, when set, has vault-init keep the application's policy and its
-	// periodic token (<data-dir>/app-token).
-	App *apptoken.Options
-	// RevokeRoot revokes the root token once Vault is configured; later
-	// setups use a short-lived root token generated from the stored keys.
+	AuditFile         string
+	// Events, when set, receives what happens (metrics, logs, tests).
+	Events events.Sink
+	// Clock tells the time and times the waits; the real clock when nil.
+	Clock      clock.Clock
+	App        *apptoken.Options
 	RevokeRoot bool
 	// Keys, when set, is the keystore when it is not the data dir's: a
 	// Kubernetes Secret. The data dir still keeps the local state (pause
@@ -84,10 +90,7 @@ type Options struct {
 	Shared bool
 	// Holder names this vault-init in the keystore's init claim.
 	Holder string
-	// Pod, when set, is this pod's name: the keystore is a Kubernetes
-	// Secret, and the banner names where the tokens are and how to read
-	// them instead of printing them into the pod's log.
-	Pod string
+	Pod    string
 	// Peers are clients of the other nodes of the cluster, with a shared
 	// keystore: no init while one of them says it is initialized (this
 	// node then joins it). They are only asked, never acted on.
@@ -100,30 +103,19 @@ type Options struct {
 // Watcher keeps one Vault, or every node of a cluster, initialized,
 // unsealed and configured.
 type Watcher struct {
-	opts  Options
-	keys  *keystore.Keys // the keys: the data dir's, or opts.Keys
-	local *keystore.File // the data dir: pause mark, lock, nonce
-	log   *zap.Logger
-	out   io.Writer // the banner goes here
-	init  *initializer.Initializer
-	nodes []*node
+	opts   Options
+	keys   *keyring.Ring  // the keys: the data dir's, or opts.Keys
+	local  *keystore.File // the data dir: pause mark, lock, nonce
+	log    *zap.Logger
+	clock  clock.Clock
+	events *events.Emitter
+	init   *initializer.Initializer
+	setup  *setup.Setup
+	nodes  []*node
 
-	mu              sync.Mutex
-	data            *keystore.InitData // the keys last read or saved, for when the file vanishes
-	bannerPending   bool               // this run initialized Vault and owes the operator the banner
-	initNode        string             // the node chosen to initialize
-	warnedMode      fs.FileMode        // the keystore mode last warned about
-	warnedStore     map[string]bool    // the store's warnings already logged
-	toldInit        bool               // "already initialized" was logged
-	mountDone       bool               // the mount was ensured through an active node
-	initDone        chan struct{}      // while a node's init is under way; closed when it ends
-	states          map[string]vaultstate.State
-	pauseLogged     bool      // the pause mark was logged
-	appToken        string    // an app token issued in this run, owed to the operator in a banner
-	appRenewedAt    time.Time // when the app token was last renewed
-	freshMountTaken bool      // the mount-at-once of a fresh Vault was tried
-
-	generating sync.Mutex // held around a generate-root attempt
+	coord  initCoord  // which node is initialized, and whether it is under way
+	said   logOnce    // what is logged once per run
+	states nodeStates // each node's latest state, for Ready
 }
 
 // New returns a Watcher for the nodes in opts, one client each, in the same
@@ -134,14 +126,22 @@ func New(opts Options, clients []*api.Client, local *keystore.File, log *zap.Log
 	if opts.Keys != nil {
 		keys = opts.Keys
 	}
-	w := &Watcher{opts: opts, keys: keys, local: local, log: log, out: out, states: map[string]vaultstate.State{}}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	em := &events.Emitter{Sink: opts.Events, Now: clk.Now}
+	w := &Watcher{opts: opts, local: local, log: log, clock: clk, events: em}
+	w.keys = keyring.New(keys, local, log, em)
 	w.init = &initializer.Initializer{
 		Keys: keys, Log: log.Named("init"), VaultAddr: opts.Nodes[0], Holder: opts.Holder,
 		Shares: opts.SecretShares, Threshold: opts.SecretThreshold,
 		RecoveryShares: opts.RecoveryShares, RecoveryThreshold: opts.RecoveryThreshold, Emergency: errOut,
 		InitTimeout: InitTimeout, SaveBackoff: backoff.New(FirstRetry, MaxErrorRetry), LockWarnAfter: LockWarnAfter,
-		OnSaveFailure: opts.Metrics.SaveFailed,
+		OnSaveFailure: func(err error) { em.Emit(events.Event{Kind: events.SaveFailed, Error: err.Error()}) },
 	}
+	w.setup = setup.New(setup.Options{KVMount: opts.KVMount, FallbackToken: opts.FallbackToken, AuditFile: opts.AuditFile,
+		App: opts.App, RevokeRoot: opts.RevokeRoot, Pod: opts.Pod, Clock: clk, Events: em}, w.keys, local, log, out)
 	for i, addr := range opts.Nodes {
 		nlog := log
 		if len(opts.Nodes) > 1 {
@@ -179,119 +179,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 	return first
 }
 
-// paused reports whether the data dir carries the "sealed on purpose"
-// mark, logging it once per pause (and its end).
-func (w *Watcher) paused() bool {
-	p, err := w.local.Paused()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case p != nil && !w.pauseLogged:
-		fields := []zap.Field{zap.Time("since", p.Since), zap.String("reason", p.Reason)}
-		if err != nil {
-			fields = append(fields, zap.Error(err))
-		}
-		w.log.Warn("paused: vault-init does not initialize or unseal Vault until `vault-init resume`", fields...)
-		w.pauseLogged = true
-	case p == nil && w.pauseLogged:
-		w.log.Info("resumed: vault-init unseals Vault again")
-		w.pauseLogged = false
-	}
-	return p != nil
-}
-
-// setMountDone records that the mount is in place.
-func (w *Watcher) setMountDone() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.mountDone = true
-}
-
-// isMountDone reports whether the mount was ensured in this run.
-func (w *Watcher) isMountDone() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.mountDone
+// Ready reports whether every node is unsealed and the mount is in place.
+// It is safe to call from any goroutine (the /readyz handler does).
+func (w *Watcher) Ready() bool {
+	return w.setup.Done() && w.states.allUnsealed(w.opts.Nodes)
 }
 
 // cluster reports whether more than one node is watched.
 func (w *Watcher) cluster() bool { return len(w.nodes) > 1 }
-
-// takeFreshMount reports, once, whether this run initialized Vault and has
-// not configured it yet: the mount can then be created without a look.
-// Retries look first, so that a failed setup does not POST the mount again.
-func (w *Watcher) takeFreshMount() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	fresh := w.bannerPending && !w.freshMountTaken
-	w.freshMountTaken = true
-	return fresh
-}
-
-// setState records a node's latest state, for Ready.
-func (w *Watcher) setState(addr string, s vaultstate.State) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.states[addr] = s
-}
-
-// Ready reports whether every node is unsealed and the mount is in place.
-// It is safe to call from any goroutine (the /readyz handler does).
-func (w *Watcher) Ready() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.mountDone {
-		return false
-	}
-	for _, n := range w.nodes {
-		if !w.states[n.addr].Unsealed() {
-			return false
-		}
-	}
-	return true
-}
-
-// printBanner prints what this run owes the operator, once: the banner of
-// an init, or that of an app token issued on a later start. root is the
-// token that configured Vault (shown only when it is the kept root token).
-func (w *Watcher) printBanner(root string) {
-	w.mu.Lock()
-	setup, app := w.bannerPending, w.appToken
-	w.bannerPending, w.appToken = false, ""
-	w.mu.Unlock()
-	// Written without the lock: a stdout that blocks (a full pipe) must not
-	// stall the other nodes, or Ready and so /readyz.
-	var err error
-	switch {
-	case w.opts.Pod != "" && (setup || app != ""):
-		err = banner.WriteKept(w.out, banner.Kept{Where: w.keys.Path(), Pod: w.opts.Pod, RootRevoked: w.opts.RevokeRoot && setup, App: app != ""})
-	case setup:
-		err = banner.WriteSetup(w.out, banner.Setup{Root: root, RootRevoked: w.opts.RevokeRoot, App: app})
-	case app != "":
-		err = banner.WriteAppToken(w.out, app)
-	default:
-		return
-	}
-	if err != nil {
-		w.log.Error("could not print the banner; show the tokens with `vault-init root-token` and `vault-init app-token`", zap.Error(err))
-	}
-}
-
-// appTokenIssued records a new app token, owed to the operator in a banner.
-func (w *Watcher) appTokenIssued(token string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.appToken, w.appRenewedAt = token, time.Now()
-}
-
-func (w *Watcher) setAppRenewed(t time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.appRenewedAt = t
-}
-
-func (w *Watcher) appRenewed() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.appRenewedAt
-}
