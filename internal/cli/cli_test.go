@@ -76,9 +76,10 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
-// TestEveryOptionIsRead sets each option through its environment variable
-// and then through its flag, and checks that the parsed config shows it:
-// a misspelled binding would make an option silently do nothing.
+// TestEveryOptionIsRead sets each option through its environment variable,
+// then through its flag, then in the config file, and checks that the
+// parsed config shows it: a misspelled binding would make an option
+// silently do nothing.
 func TestEveryOptionIsRead(t *testing.T) {
 	clearEnv(t)
 	pem := writeConfig(t, "x.pem", "x")
@@ -119,6 +120,7 @@ func TestEveryOptionIsRead(t *testing.T) {
 		config.KeyK8sSecret:         {"vault-keys", func(c config.Config) string { return c.K8sSecret }},
 		config.KeyK8sNamespace:      {"vault-prod", func(c config.Config) string { return c.K8sNamespace }},
 		config.KeyPeers:             {"http://vault-1:8200", func(c config.Config) string { return strings.Join(c.Peers, ",") }},
+		config.KeyNotify:            {"https://hooks.example/x,slack://t@c", func(c config.Config) string { return strings.Join(c.Notify, ",") }},
 	}
 	if len(get) != len(config.Options) {
 		t.Fatalf("the test covers %d options, config has %d", len(get), len(config.Options))
@@ -139,12 +141,22 @@ func TestEveryOptionIsRead(t *testing.T) {
 			continue
 		}
 		t.Run("--"+o.Key, func(t *testing.T) {
-			c, err := load(t, append(pairedArgs(o.Key, pem), "--"+o.Key, g.value)...)
+			c, err := load(t, append(pairedArgs(o.Key, pem), "--"+o.Key+"="+g.value)...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := g.read(c); got != g.value {
-				t.Fatalf("--%s %s read as %q", o.Key, g.value, got)
+				t.Fatalf("--%s=%s read as %q", o.Key, g.value, got)
+			}
+		})
+		t.Run("file "+o.Key, func(t *testing.T) {
+			file := writeConfig(t, "c.yaml", o.Key+": "+strconv.Quote(g.value)+"\n")
+			c, err := load(t, append(pairedArgs(o.Key, pem), "--config", file)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := g.read(c); got != g.value {
+				t.Fatalf("%s: %s in the config file read as %q", o.Key, g.value, got)
 			}
 		})
 	}

@@ -16,20 +16,22 @@ import (
 // bytes; a larger one is a mistake (or an attack) and is refused unread.
 const MaxConfigFileBytes = 64 << 10
 
-// settings binds every config.Option to a flag, an environment variable and
-// a config-file key through one viper instance (never the global one).
+// settings binds every config.Option to a typed flag, an environment
+// variable and a config-file key. Precedence: the flag when it was given,
+// then viper (never the global one) for the environment, the config file
+// and the default.
 type settings struct {
 	v          *viper.Viper
+	flags      map[string]*pflag.Flag // by option key
 	configFile string
 }
 
 func newSettings() *settings {
-	return &settings{v: viper.New()}
+	return &settings{v: viper.New(), flags: map[string]*pflag.Flag{}}
 }
 
-// addFlags registers the flags of config.Options on fs and binds them, and
-// the environment variables, to viper. Precedence is viper's own:
-// flag, then environment, then config file, then default.
+// addFlags registers the flags of config.Options on fs, each of its
+// option's kind, and binds the environment variables and defaults to viper.
 func (s *settings) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.configFile, "config", "", "config file (YAML, JSON or TOML) with the same keys as the flags")
 	for _, o := range config.Options {
@@ -39,11 +41,59 @@ func (s *settings) addFlags(fs *pflag.FlagSet) {
 		if o.EnvOnly {
 			continue
 		}
-		fs.String(o.Key, o.Default, fmt.Sprintf("%s (env %s)", o.Usage, o.Env))
-		if o.Key == config.KeySkipVerify || o.Key == config.KeyOnce {
-			fs.Lookup(o.Key).NoOptDefVal = "true" // --tls-skip-verify or --once alone means true
+		f := fs.VarPF(&flagValue{kind: o.Kind, text: o.Default}, o.Key, "", fmt.Sprintf("%s (env %s)", o.Usage, o.Env))
+		if o.Kind == config.Bool {
+			f.NoOptDefVal = "true" // --once alone means --once=true
 		}
-		_ = s.v.BindPFlag(o.Key, fs.Lookup(o.Key))
+		s.flags[o.Key] = f
+	}
+}
+
+// lookup is an option's raw value: the flag's text when the flag was
+// given, else viper's (environment, config file, default).
+func (s *settings) lookup(key string) string {
+	if f := s.flags[key]; f != nil && f.Changed {
+		return f.Value.String()
+	}
+	return s.v.GetString(key)
+}
+
+// flagValue is a flag's text, typed for pflag and --help by its option's
+// kind (a bool flag takes no argument, a list flag given twice adds up) but
+// checked by config.Parse, so that a bad flag is one problem among the
+// others of the same message, worded as from any other source. Set never
+// fails: pflag would quote the value, and some values are secrets.
+type flagValue struct {
+	kind config.Kind
+	text string
+	set  bool
+}
+
+// String returns the text as given.
+func (v *flagValue) String() string { return v.text }
+
+// Set keeps s; a list given again is appended to (--addrs a --addrs b).
+func (v *flagValue) Set(s string) error {
+	if v.kind == config.List && v.set {
+		s = v.text + "," + s
+	}
+	v.text, v.set = s, true
+	return nil
+}
+
+// Type is pflag's name of the kind, which --help shows.
+func (v *flagValue) Type() string {
+	switch v.kind {
+	case config.Bool:
+		return "bool"
+	case config.Int:
+		return "int"
+	case config.Duration:
+		return "duration"
+	case config.List:
+		return "stringSlice"
+	default:
+		return "string"
 	}
 }
 
@@ -62,7 +112,7 @@ func (s *settings) load() (config.Config, error) {
 		}
 		problems = append(problems, s.fileProblems()...)
 	}
-	cfg, err := config.Parse(s.v.GetString)
+	cfg, err := config.Parse(s.lookup)
 	if p, ok := err.(config.Problems); ok {
 		problems = append(problems, p...)
 	}
@@ -73,7 +123,7 @@ func (s *settings) load() (config.Config, error) {
 }
 
 // fileProblems lists keys in the config file that are not options, and
-// secrets that must not be kept in a file.
+// secrets that must not be kept in a file (the options that are EnvOnly).
 func (s *settings) fileProblems() config.Problems {
 	var p config.Problems
 	keys := s.v.AllKeys()
@@ -82,10 +132,11 @@ func (s *settings) fileProblems() config.Problems {
 		if !s.v.InConfig(k) {
 			continue
 		}
+		o, known := config.Lookup(k)
 		switch {
-		case k == config.KeyToken:
-			p = append(p, fmt.Sprintf("config: %s: a token may not be kept in the config file; set VAULT_TOKEN", k))
-		case !config.IsKey(k):
+		case known && o.EnvOnly:
+			p = append(p, fmt.Sprintf("config: %s: a %s may not be kept in the config file; set %s", k, k, o.Env))
+		case !known:
 			p = append(p, fmt.Sprintf("config: %s: unknown key (known: %s)", k, strings.Join(fileKeys(), ", ")))
 		default:
 			switch s.v.Get(k).(type) {

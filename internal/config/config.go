@@ -4,7 +4,10 @@
 // strings to Parse, which reports every problem at once.
 package config
 
+//go:generate go run ./gendoc -page ../../docs/configuration.md
+
 import (
+	"fmt"
 	"time"
 )
 
@@ -26,6 +29,22 @@ func (s Secret) GoString() string { return s.String() }
 
 // Reveal returns the secret itself.
 func (s Secret) Reveal() string { return string(s) }
+
+// Secrets is a list of secret strings (URLs that carry a token) that never
+// prints itself. It is a []string to everything else: range over it, or
+// pass it where a []string is taken, where the values are really needed.
+type Secrets []string
+
+// String hides the values, and tells only how many there are.
+func (s Secrets) String() string {
+	if len(s) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("[%d redacted]", len(s))
+}
+
+// GoString hides the values from %#v too.
+func (s Secrets) GoString() string { return s.String() }
 
 // TLS is how vault-init verifies Vault's certificate and proves its own.
 // The names follow the Vault CLI's environment variables.
@@ -80,6 +99,10 @@ type Config struct {
 	// vault-init share the keystore (Kubernetes sidecars): asked before an
 	// init, never unsealed or initialized.
 	Peers []string
+	// Notify are the URLs that events are sent to (VAULT_INIT_NOTIFY): each
+	// an absolute URL with a scheme and a host, none empty. Secret: a
+	// webhook URL carries its token.
+	Notify Secrets
 
 	LogLevel  string
 	LogFormat string
@@ -92,14 +115,22 @@ const (
 )
 
 // Option describes one setting: its flag and config-file key, its
-// environment variable and its default. Options is the single table from
-// which the command layer builds flags and environment bindings.
+// environment variable, its kind and its default. Options is the single
+// table from which the command layer builds typed flags and environment
+// bindings, and from which docs/configuration.md's table is generated
+// (`make docs`): a new setting is one Option, one Config field and its
+// line in Parse.
 type Option struct {
 	Key     string // flag name and config-file key
 	Env     string // environment variable
-	Default string
-	Usage   string
-	EnvOnly bool // no flag and no config-file key (secrets must not sit in argv or files)
+	Kind    Kind   // the type of the value: the flag's type and how Parse reads it
+	Default string // as it would be typed; a Secret option has none
+	Usage   string // one line for --help (no backquotes: pflag would take them as the value's name)
+	Doc     string // what the configuration page adds to Usage (Markdown): limits, links
+	EnvOnly bool   // no flag and no config-file key (secrets must not sit in argv or files)
+	// Secret marks a value that carries a credential: it is never echoed
+	// (errors name it by position, Config prints it as [redacted]).
+	Secret bool
 }
 
 // Option keys.
@@ -137,53 +168,78 @@ const (
 	KeyPeers             = "peers"
 	KeyLogLevel          = "log-level"
 	KeyLogFormat         = "log-format"
+	KeyNotify            = "notify"
 )
 
-// Options lists every setting, in the order `--help` shows them.
+// Options lists every setting, in the order of the configuration page
+// (--help sorts them by name).
 var Options = []Option{
-	{Key: KeyVaultAddr, Env: "VAULT_ADDR", Default: "http://vault:8200", Usage: "address of the Vault API"},
-	{Key: KeyCACert, Env: "VAULT_CACERT", Usage: "PEM file of CA certificates that sign Vault's certificate"},
-	{Key: KeyCAPath, Env: "VAULT_CAPATH", Usage: "directory of PEM CA certificates"},
-	{Key: KeyClientCert, Env: "VAULT_CLIENT_CERT", Usage: "PEM client certificate for TLS client authentication"},
-	{Key: KeyClientKey, Env: "VAULT_CLIENT_KEY", Usage: "PEM private key of the client certificate"},
-	{Key: KeyTLSServerName, Env: "VAULT_TLS_SERVER_NAME", Usage: "name to use as SNI and to verify Vault's certificate"},
-	{Key: KeySkipVerify, Env: "VAULT_SKIP_VERIFY", Default: "false", Usage: "do not verify Vault's TLS certificate (insecure)"},
-	{Key: KeyToken, Env: "VAULT_TOKEN", EnvOnly: true, Usage: "token used only when the keystore holds no root token"},
-	{Key: KeyKVMount, Env: "VAULT_KV_MOUNT", Default: "aurora", Usage: "path of the KV version 2 mount to ensure"},
-	{Key: KeyKVBasePath, Env: "VAULT_KV_BASE_PATH", Default: "users", Usage: "base path of Aurora's secrets inside the mount"},
-	{Key: KeyDataDir, Env: "VAULT_INIT_DATA_DIR", Default: "/vault-init", Usage: "directory that keeps init.json (the vault-init volume)"},
-	{Key: KeySecretShares, Env: "VAULT_INIT_SECRET_SHARES", Default: "5", Usage: "number of unseal key shares to create at init"},
-	{Key: KeySecretThreshold, Env: "VAULT_INIT_SECRET_THRESHOLD", Default: "3", Usage: "number of shares needed to unseal"},
-	{Key: KeyAddrs, Env: "VAULT_INIT_ADDRS", Usage: "comma-separated API addresses of every node of a cluster (instead of vault-addr)"},
-	{Key: KeyInitAddr, Env: "VAULT_INIT_INIT_ADDR", Usage: "the node to initialize (default: the first of addrs that answers)"},
-	{Key: KeyRecoveryShares, Env: "VAULT_INIT_RECOVERY_SHARES", Default: "5", Usage: "recovery key shares to create at init, with an auto-unseal seal"},
-	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
-	{Key: KeyAudit, Env: "VAULT_INIT_AUDIT", Usage: "audit device to enable: file:/vault/logs/audit.log or stdout (off by default)"},
-	{Key: KeyListen, Env: "VAULT_INIT_LISTEN", Usage: "host:port to serve /healthz, /readyz and Prometheus /metrics on (off by default)"},
-	{Key: KeyAppToken, Env: "VAULT_INIT_APP_TOKEN", Default: "false", Usage: "issue the application a periodic token limited to kv-mount/kv-base-path, saved as <data-dir>/app-token"},
-	{Key: KeyAppPolicy, Env: "VAULT_INIT_APP_POLICY", Default: "aurora-app", Usage: "name of the application's policy"},
-	{Key: KeyAppTokenPeriod, Env: "VAULT_INIT_APP_TOKEN_PERIOD", Default: "72h", Usage: "period of the application's token: it expires unless renewed within it"},
-	{Key: KeyRevokeRoot, Env: "VAULT_INIT_REVOKE_ROOT", Default: "false", Usage: "revoke the root token after setup; make a short-lived one from the keys when needed"},
-	{Key: KeyAgeRecipient, Env: "VAULT_INIT_AGE_RECIPIENT", Usage: "age recipient (age1...) to encrypt the keystore to (off by default)"},
-	{Key: KeyAgeIdentityFile, Env: "VAULT_INIT_AGE_IDENTITY_FILE", Usage: "age identity file that decrypts the keystore (mount it apart, e.g. as a Docker secret)"},
-	{Key: KeyKeystore, Env: "VAULT_INIT_KEYSTORE", Default: KeystoreFile, Usage: "where the keys are kept: file (init.json in data-dir) or kubernetes (a Secret)"},
-	{Key: KeyK8sSecret, Env: "VAULT_INIT_K8S_SECRET", Default: "vault-init", Usage: "name of the Secret that holds the keys, with keystore kubernetes"},
-	{Key: KeyK8sNamespace, Env: "VAULT_INIT_K8S_NAMESPACE", Usage: "namespace of that Secret (default: the pod's own namespace, else default)"},
-	{Key: KeyPeers, Env: "VAULT_INIT_PEERS", Usage: "comma-separated API addresses of the cluster's nodes (its own may be listed), with keystore kubernetes: no init while one of them is initialized"},
-	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
-	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Default: "1s", Usage: "how often to check Vault while it is healthy"},
-	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
-	{Key: KeyLogFormat, Env: "VAULT_INIT_LOG_FORMAT", Default: "console", Usage: "console or json"},
+	{Key: KeyVaultAddr, Env: "VAULT_ADDR", Kind: String, Default: "http://vault:8200", Usage: "address of the Vault API"},
+	{Key: KeyCACert, Env: "VAULT_CACERT", Kind: String, Usage: "PEM file of CA certificates that sign Vault's certificate"},
+	{Key: KeyCAPath, Env: "VAULT_CAPATH", Kind: String, Usage: "directory of PEM CA certificates"},
+	{Key: KeyClientCert, Env: "VAULT_CLIENT_CERT", Kind: String, Usage: "PEM client certificate for TLS client authentication"},
+	{Key: KeyClientKey, Env: "VAULT_CLIENT_KEY", Kind: String, Usage: "PEM private key of the client certificate"},
+	{Key: KeyTLSServerName, Env: "VAULT_TLS_SERVER_NAME", Kind: String, Usage: "name to use as SNI and to verify Vault's certificate"},
+	{Key: KeySkipVerify, Env: "VAULT_SKIP_VERIFY", Kind: Bool, Default: "false", Usage: "do not verify Vault's TLS certificate (insecure)",
+		Doc: "TLS is verified by default."},
+	{Key: KeyToken, Env: "VAULT_TOKEN", Kind: String, EnvOnly: true, Secret: true, Usage: "token used only when the keystore holds no root token"},
+	{Key: KeyKVMount, Env: "VAULT_KV_MOUNT", Kind: String, Default: "aurora", Usage: "path of the KV version 2 mount to ensure"},
+	{Key: KeyKVBasePath, Env: "VAULT_KV_BASE_PATH", Kind: String, Default: "users", Usage: "base path of Aurora's secrets inside the mount"},
+	{Key: KeyDataDir, Env: "VAULT_INIT_DATA_DIR", Kind: String, Default: "/vault-init", Usage: "directory that keeps init.json (the vault-init volume)"},
+	{Key: KeySecretShares, Env: "VAULT_INIT_SECRET_SHARES", Kind: Int, Default: "5", Usage: "number of unseal key shares to create at init",
+		Doc: "1 to 255."},
+	{Key: KeySecretThreshold, Env: "VAULT_INIT_SECRET_THRESHOLD", Kind: Int, Default: "3", Usage: "number of shares needed to unseal",
+		Doc: "At least 2 when the shares are more than 1."},
+	{Key: KeyAddrs, Env: "VAULT_INIT_ADDRS", Kind: List, Usage: "comma-separated API addresses of every node of a cluster (instead of vault-addr)",
+		Doc: "`VAULT_ADDR` alone means one node."},
+	{Key: KeyInitAddr, Env: "VAULT_INIT_INIT_ADDR", Kind: String, Usage: "the node to initialize (default: the first of addrs that answers)",
+		Doc: "The nodes of `addrs` are tried in their order."},
+	{Key: KeyRecoveryShares, Env: "VAULT_INIT_RECOVERY_SHARES", Kind: Int, Default: "5", Usage: "recovery key shares to create at init, with an auto-unseal seal"},
+	{Key: KeyRecoveryThreshold, Env: "VAULT_INIT_RECOVERY_THRESHOLD", Kind: Int, Default: "3", Usage: "recovery shares needed, with an auto-unseal seal"},
+	{Key: KeyAudit, Env: "VAULT_INIT_AUDIT", Kind: String, Usage: "audit device to enable: file:/vault/logs/audit.log or stdout (off by default)"},
+	{Key: KeyListen, Env: "VAULT_INIT_LISTEN", Kind: String, Usage: "host:port to serve /healthz, /readyz and Prometheus /metrics on (off by default)"},
+	{Key: KeyNotify, Env: "VAULT_INIT_NOTIFY", Kind: List, Secret: true,
+		Usage: "comma-separated URLs to notify of events (off by default): http:// or https:// webhooks, or chat services such as slack://... " +
+			"(the notifier refuses a scheme it does not know); secret, as a URL may carry a token: the env var keeps it out of ps",
+		Doc: "Each an absolute URL with a scheme and a host; an empty element (a stray comma) is refused, and a problem names a URL by its position."},
+	{Key: KeyAppToken, Env: "VAULT_INIT_APP_TOKEN", Kind: Bool, Default: "false", Usage: "issue the application a periodic token limited to kv-mount/kv-base-path, saved as <data-dir>/app-token",
+		Doc: "With the kubernetes keystore, in the keys Secret's `app-token`."},
+	{Key: KeyAppPolicy, Env: "VAULT_INIT_APP_POLICY", Kind: String, Default: "aurora-app", Usage: "name of the application's policy"},
+	{Key: KeyAppTokenPeriod, Env: "VAULT_INIT_APP_TOKEN_PERIOD", Kind: Duration, Default: "72h", Usage: "period of the application's token: it expires unless renewed within it",
+		Doc: "At least 1h."},
+	{Key: KeyRevokeRoot, Env: "VAULT_INIT_REVOKE_ROOT", Kind: Bool, Default: "false", Usage: "revoke the root token after setup; make a short-lived one from the keys when needed",
+		Doc: "Needs `app-token`."},
+	{Key: KeyAgeRecipient, Env: "VAULT_INIT_AGE_RECIPIENT", Kind: String, Usage: "age recipient (age1...) to encrypt the keystore to (off by default)"},
+	{Key: KeyAgeIdentityFile, Env: "VAULT_INIT_AGE_IDENTITY_FILE", Kind: String, Usage: "age identity file that decrypts the keystore (mount it apart, e.g. as a Docker secret)",
+		Doc: "Needs `age-recipient`."},
+	{Key: KeyKeystore, Env: "VAULT_INIT_KEYSTORE", Kind: String, Default: KeystoreFile, Usage: "where the keys are kept: file (init.json in data-dir) or kubernetes (a Secret)",
+		Doc: "See [kubernetes.md](kubernetes.md)."},
+	{Key: KeyK8sSecret, Env: "VAULT_INIT_K8S_SECRET", Kind: String, Default: "vault-init", Usage: "name of the Secret that holds the keys, with keystore kubernetes"},
+	{Key: KeyK8sNamespace, Env: "VAULT_INIT_K8S_NAMESPACE", Kind: String, Usage: "namespace of that Secret (default: the pod's own namespace, else default)",
+		Doc: "Outside a cluster: the kubeconfig context's namespace, else `default`."},
+	{Key: KeyPeers, Env: "VAULT_INIT_PEERS", Kind: List, Usage: "comma-separated API addresses of the cluster's nodes (its own may be listed), with keystore kubernetes: no init while one of them is initialized",
+		Doc: "The Helm chart lists every replica."},
+	{Key: KeyOnce, Env: "VAULT_INIT_ONCE", Kind: Bool, Default: "false", Usage: "initialize, unseal and configure, then exit instead of watching"},
+	{Key: KeyCheckInterval, Env: "VAULT_INIT_CHECK_INTERVAL", Kind: Duration, Default: "1s", Usage: "how often to check Vault while it is healthy",
+		Doc: "At least 100ms."},
+	{Key: KeyLogLevel, Env: "VAULT_INIT_LOG_LEVEL", Kind: String, Default: "info", Usage: "debug, info, warn or error"},
+	{Key: KeyLogFormat, Env: "VAULT_INIT_LOG_FORMAT", Kind: String, Default: "console", Usage: "console or json"},
 }
 
 // IsKey reports whether key names an option that may appear in a config file.
 func IsKey(key string) bool {
+	o, ok := Lookup(key)
+	return ok && !o.EnvOnly
+}
+
+// Lookup returns the option whose key is key.
+func Lookup(key string) (Option, bool) {
 	for _, o := range Options {
-		if o.Key == key && !o.EnvOnly {
-			return true
+		if o.Key == key {
+			return o, true
 		}
 	}
-	return false
+	return Option{}, false
 }
 
 // Nodes lists the API addresses of the nodes to watch: Addrs, or VaultAddr

@@ -79,6 +79,7 @@ func valuesOf(c Config) map[string]string {
 		KeyAppTokenPeriod: c.AppTokenPeriod.String(), KeyRevokeRoot: strconv.FormatBool(c.RevokeRoot),
 		KeyAgeRecipient: c.AgeRecipient, KeyAgeIdentityFile: c.AgeIdentityFile,
 		KeyKeystore: c.Keystore, KeyK8sSecret: c.K8sSecret, KeyK8sNamespace: c.K8sNamespace, KeyPeers: strings.Join(c.Peers, ","),
+		KeyNotify:   strings.Join(c.Notify, ","),
 		KeyLogLevel: c.LogLevel, KeyLogFormat: c.LogFormat,
 	}
 }

@@ -1,12 +1,9 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,16 +69,9 @@ func Parse(lookup func(key string) string) (Config, error) {
 		LogLevel:          strings.ToLower(strings.TrimSpace(lookup(KeyLogLevel))),
 		LogFormat:         strings.ToLower(strings.TrimSpace(lookup(KeyLogFormat))),
 	}
-	for _, a := range strings.Split(lookup(KeyAddrs), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.Addrs = append(c.Addrs, a)
-		}
-	}
-	for _, a := range strings.Split(lookup(KeyPeers), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.Peers = append(c.Peers, a)
-		}
-	}
+	c.Addrs = list(lookup(KeyAddrs), false)
+	c.Peers = list(lookup(KeyPeers), false)
+	c.Notify = list(lookup(KeyNotify), true)
 	boolean := func(key string, dst *bool) {
 		if s := strings.TrimSpace(lookup(key)); s != "" {
 			b, err := strconv.ParseBool(s)
@@ -251,62 +241,25 @@ func (c Config) Validate() error {
 	if (c.TLS.ClientCert == "") != (c.TLS.ClientKey == "") {
 		add(KeyClientCert, "client-cert and client-key must be set together")
 	}
+	checkNotify(add, c.Notify)
 	if len(p) > 0 {
 		return p
 	}
 	return nil
 }
 
-// Kubernetes object names: a DNS-1123 subdomain (Secrets) and label
-// (namespaces).
-var (
-	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-)
-
-// checkShares checks a shares/threshold pair by Vault's own rules, each
-// problem on its own: the threshold is compared with the shares only when
-// the shares are valid.
-func checkShares(add func(key, format string, args ...any), sharesKey, thresholdKey string, shares, threshold int) {
-	sharesOK := shares >= 1 && shares <= 255
-	if !sharesOK {
-		add(sharesKey, "%d is out of range (1 to 255)", shares)
+// list splits a comma-separated value into its trimmed elements. An empty
+// value is no element. keepEmpty keeps an empty element ("a,,b"), for
+// Validate to refuse; otherwise empty elements are dropped.
+func list(value string, keepEmpty bool) []string {
+	if strings.TrimSpace(value) == "" {
+		return nil
 	}
-	switch {
-	case threshold < 1:
-		add(thresholdKey, "%d must be at least 1", threshold)
-	case !sharesOK:
-	case threshold > shares:
-		add(thresholdKey, "%d is above %s (%d)", threshold, sharesKey, shares)
-	case shares > 1 && threshold < 2:
-		// Vault refuses this too: one share would unseal alone.
-		add(thresholdKey, "must be at least 2 when %s is above 1", sharesKey)
+	var out []string
+	for _, e := range strings.Split(value, ",") {
+		if e = strings.TrimSpace(e); e != "" || keepEmpty {
+			out = append(out, e)
+		}
 	}
-}
-
-// checkAddr accepts an http:// or https:// URL with a host and no user
-// information: credentials in an address would reach logs and metric
-// labels, and Vault takes none there. An error never shows a password.
-func checkAddr(a string) error {
-	u, err := url.Parse(a)
-	switch {
-	case err != nil && strings.Contains(a, "@"):
-		return errors.New("is not a valid URL (not shown: it may hold a password)")
-	case err != nil:
-		return fmt.Errorf("%q is not an http:// or https:// address with a host", a)
-	case u.User != nil:
-		// Neither the name nor the password is shown: either may be a token.
-		return fmt.Errorf("%q carries user information (not shown); remove it: Vault authenticates with tokens, and the address is logged", u.Scheme+"://"+u.Host)
-	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("%q is not an http:// or https:// address with a host", a)
-	}
-	return nil
-}
-
-// unwrapPathError drops the path that the caller already quotes.
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
+	return out
 }
