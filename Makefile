@@ -147,3 +147,9 @@ logs: ## Follow vault-init's logs
 
 status: ## vault-init status, inside the container
 	docker exec $(VAULT_INIT_CONTAINER) vault-init status
+
+# docs/configuration.md's table of settings is generated from config.Options;
+# a test (internal/config/gendoc) fails when it is out of date.
+.PHONY: docs
+docs: ## Regenerate the table of settings in docs/configuration.md from config.Options
+	$(GO) generate ./internal/config
