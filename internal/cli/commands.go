@@ -19,6 +19,7 @@ import (
 	"github.com/aurora/vault-init/internal/k8sstore"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/monitor"
+	"github.com/aurora/vault-init/internal/notify"
 	"github.com/aurora/vault-init/internal/status"
 	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/watch"
@@ -59,6 +60,13 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		metrics = monitor.New()
 		sinks = append(sinks, metrics) // only when set: a nil *Metrics in a Sink is not a nil Sink
 	}
+	var notifier *notify.Notifier
+	if len(cfg.Notify) > 0 {
+		if notifier, err = notify.New(cfg.Notify, notify.Options{Version: Version, Log: log.Named("notify")}); err != nil {
+			return failure(err)
+		}
+		sinks = append(sinks, notifier)
+	}
 	w := watch.New(watch.Options{
 		Nodes: cfg.Nodes(), InitAddr: cfg.InitAddr, KVMount: cfg.KVMount, FallbackToken: cfg.Token.Reveal(),
 		SecretShares: cfg.SecretShares, SecretThreshold: cfg.SecretThreshold,
@@ -74,7 +82,22 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		}()
 		log.Info("serving /healthz, /readyz and /metrics", zap.String("listen", cfg.Listen))
 	}
-	return failure(w.Run(ctx))
+	if notifier == nil {
+		return failure(w.Run(ctx))
+	}
+	// The notifier outlives the loop by its bounded grace, so that what
+	// happened last (a --once run's events, a stop's) is still sent.
+	nctx, stopNotify := context.WithCancel(ctx)
+	delivered := make(chan struct{})
+	go func() {
+		notifier.Run(nctx)
+		close(delivered)
+	}()
+	log.Info("sending notifications", zap.Int("urls", len(cfg.Notify)))
+	err = w.Run(ctx)
+	stopNotify()
+	<-delivered
+	return failure(err)
 }
 
 // HealthCacheFile, beside the keystore, remembers the healthcheck's last

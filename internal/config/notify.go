@@ -2,16 +2,12 @@ package config
 
 import (
 	"net/url"
-	"regexp"
+	"strings"
 )
 
-// urlScheme is RFC 3986's scheme: a letter, then letters, digits, +, - or .
-// (shoutrrr-style URLs such as generic+https:// included). Which schemes
-// are served is the notifier's to say.
-var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
-
 // checkNotify checks each notification URL: not empty, and an absolute URL
-// with a scheme and a host. A URL is a secret (a webhook URL carries its
+// with the scheme http or https (the notifier's only ones: chat services
+// take the payload's Slack-compatible text) and a host. A URL is a secret (a webhook URL carries its
 // token), so a problem names it by its position, never by its text, not
 // even in part.
 func checkNotify(add func(key, format string, args ...any), urls []string) {
@@ -23,8 +19,8 @@ func checkNotify(add func(key, format string, args ...any), urls []string) {
 			continue
 		}
 		p, err := url.Parse(u)
-		if err != nil || !urlScheme.MatchString(p.Scheme) || p.Host == "" {
-			add(KeyNotify, "URL %d of %d is not an absolute URL with a scheme and a host, such as https://hooks.example.com/x or slack://... (not shown: it may carry a token)", n, len(urls))
+		if err != nil || (!strings.EqualFold(p.Scheme, "http") && !strings.EqualFold(p.Scheme, "https")) || p.Host == "" {
+			add(KeyNotify, "URL %d of %d is not an http:// or https:// URL with a host, such as https://hooks.slack.com/services/... (not shown: it may carry a token)", n, len(urls))
 			continue
 		}
 		if first, ok := seen[u]; ok {
