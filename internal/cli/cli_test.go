@@ -120,7 +120,7 @@ func TestEveryOptionIsRead(t *testing.T) {
 		config.KeyK8sSecret:         {"vault-keys", func(c config.Config) string { return c.K8sSecret }},
 		config.KeyK8sNamespace:      {"vault-prod", func(c config.Config) string { return c.K8sNamespace }},
 		config.KeyPeers:             {"http://vault-1:8200", func(c config.Config) string { return strings.Join(c.Peers, ",") }},
-		config.KeyNotify:            {"https://hooks.example/x,slack://t@c", func(c config.Config) string { return strings.Join(c.Notify, ",") }},
+		config.KeyNotify:            {"https://hooks.example/x,http://hooks.example/y", func(c config.Config) string { return strings.Join(c.Notify, ",") }},
 	}
 	if len(get) != len(config.Options) {
 		t.Fatalf("the test covers %d options, config has %d", len(get), len(config.Options))
