@@ -68,7 +68,9 @@ vault_image() {
 
 go_image() {
     local hash
-    hash=$(cat "$here/build.sh" "$root/go.sum" <(go version) | sha256sum | cut -c1-16)
+    # go.mod too: a requirement can move there (say, an indirect one made
+    # direct) while go.sum stays as it was, and the cache must follow it.
+    hash=$(cat "$here/build.sh" "$root/go.mod" "$root/go.sum" <(go version) | sha256sum | cut -c1-16)
     if fresh golang-standin:local "$hash"; then echo "golang-standin:local is up to date"; return; fi
     local dir="$work/go"
     base_rootfs "$dir"
