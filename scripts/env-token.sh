@@ -2,7 +2,8 @@
 # env-token.sh CONTAINER [ENV_FILE]: the seed's step 3 ("Add to .env") without
 # copy and paste (`make env-token`). It reads the application's token from
 # vault-init in CONTAINER (`vault-init app-token`), else the root token
-# (`vault-init root-token`), and sets VAULT_TOKEN=<token> in ENV_FILE (.env):
+# (`vault-init root-token`) unless the container has VAULT_INIT_APP_TOKEN on,
+# and sets VAULT_TOKEN=<token> in ENV_FILE (.env):
 #   - a VAULT_TOKEN= (or `export VAULT_TOKEN=`) line is replaced where it
 #     stands; with none, one is added at the end; every other line is kept,
 #     in order (a last line without a newline gets one);
@@ -28,6 +29,15 @@ die() { echo "env-token: $*" >&2; exit 1; }
 running=$(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null || true)
 [ "$running" = true ] || die "container $container is not running: start the stack first (make prod-local). $env_file left as it was."
 
+# VAULT_INIT_APP_TOKEN as the container has it (that one line of its env, no
+# other): when it is on, the app token is the one to write, and the root
+# token is no stand-in for it (VAULT_INIT_REVOKE_ROOT may revoke it soon).
+app_setting=$(docker inspect -f '{{range .Config.Env}}{{if eq (index (split . "=") 0) "VAULT_INIT_APP_TOKEN"}}{{println .}}{{end}}{{end}}' "$container" 2>/dev/null || true)
+case ${app_setting#VAULT_INIT_APP_TOKEN=} in
+1 | t | T | true | TRUE | True) app_wanted=true ;; # as strconv.ParseBool reads it
+*) app_wanted=false ;;
+esac
+
 # read_token KIND: `vault-init KIND-token` in the container; sets token, or
 # returns 1 with vault-init's error (never a token) in $scratch/KIND.err.
 read_token() {
@@ -46,6 +56,8 @@ token=
 if read_token app; then
     kind=app
     note="the app token"
+elif [ "$app_wanted" = true ]; then
+    die "VAULT_INIT_APP_TOKEN is on, but there is no app token to read ($(why app)). vault-init issues it once Vault is set up (make logs): run make env-token again in a moment. $env_file left as it was."
 elif read_token root; then
     kind=root
     note="the root token (no app token: $(why app))"

@@ -26,7 +26,8 @@ const (
 var wrapped = []string{"mktemp", "rm", "tr", "sed", "readlink", "dirname", "stat", "chmod", "cmp", "sync", "mv"}
 
 // fakeDocker answers `docker inspect -f ... CONTAINER` with the file
-// running, and `docker exec CONTAINER vault-init KIND-token` with the file
+// running (or, for the template that picks VAULT_INIT_APP_TOKEN from
+// .Config.Env, the file env), and `docker exec CONTAINER vault-init KIND-token` with the file
 // KIND (or, without it, vault-init's error and exit 1, as the real commands
 // do). Any other container is "No such container".
 const fakeDocker = `#!/bin/sh
@@ -36,7 +37,10 @@ case $1 in
 inspect)
     for c; do :; done
     [ "$c" = %q ] || { echo "Error: No such object: $c" >&2; exit 1; }
-    IFS= read -r r <"$dir/running"; printf '%%s\n' "$r" ;;
+    case $3 in
+    *Config.Env*) [ ! -f "$dir/env" ] || { IFS= read -r e <"$dir/env"; printf '%%s\n' "$e"; } ;;
+    *) IFS= read -r r <"$dir/running"; printf '%%s\n' "$r" ;;
+    esac ;;
 exec)
     [ "$2" = %q ] || { echo "Error response from daemon: No such container: $2" >&2; exit 1; }
     [ "$3 $4" = "vault-init app-token" ] || [ "$3 $4" = "vault-init root-token" ] || { echo "unexpected: $*" >&2; exit 2; }
@@ -95,8 +99,8 @@ func (f *fake) write(path, content string, mode os.FileMode) {
 	}
 }
 
-// set makes the fake docker answer name (running, app, root, app.err,
-// root.err) with content; unset removes the answer.
+// set makes the fake docker answer name (running, env, app, root,
+// app.err, root.err) with content; unset removes the answer.
 func (f *fake) set(name, content string) { f.write(filepath.Join(f.dir, name), content+"\n", 0o600) }
 func (f *fake) unset(name string) {
 	if err := os.Remove(filepath.Join(f.dir, name)); err != nil && !os.IsNotExist(err) {

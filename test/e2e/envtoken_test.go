@@ -68,6 +68,10 @@ func TestEnvTokenWrites(t *testing.T) {
 			want: "A=1\nVAULT_TOKEN=" + rootToken + "\n", kind: "root"},
 		{name: "root token when app-token prints no token", setup: func(f *fake) { f.set("app", "two words\nand a line") },
 			want: "VAULT_TOKEN=" + rootToken + "\n", kind: "root"},
+		{name: "root token with VAULT_INIT_APP_TOKEN=false", setup: func(f *fake) { noApp(f); f.set("env", "VAULT_INIT_APP_TOKEN=false") },
+			want: "VAULT_TOKEN=" + rootToken + "\n", kind: "root"},
+		{name: "app token with VAULT_INIT_APP_TOKEN=true", setup: func(f *fake) { f.set("env", "VAULT_INIT_APP_TOKEN=true") },
+			want: "VAULT_TOKEN=" + appToken + "\n", kind: "app"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,6 +127,12 @@ func TestEnvTokenFailsLeavingEnvAlone(t *testing.T) {
 			f.set("root.err", "the root token was revoked after setup (VAULT_INIT_REVOKE_ROOT)")
 		}},
 		{"container not running", func(f *fake) { f.set("app", appToken); f.set("root", rootToken); f.set("running", "false") }},
+		// The root token is no stand-in for an app token not issued yet.
+		{"VAULT_INIT_APP_TOKEN=true, no app token yet", func(f *fake) {
+			f.set("env", "VAULT_INIT_APP_TOKEN=true")
+			f.set("app.err", "no app token yet: run vault-init with VAULT_INIT_APP_TOKEN=true")
+			f.set("root", rootToken)
+		}},
 		{"no token printed", func(f *fake) { f.set("app", "hvs.FAKETOKEN with space"); f.set("root", "") }},
 	}
 	for _, tc := range cases {
