@@ -60,7 +60,7 @@ elif [ "$app_wanted" = true ]; then
     die "VAULT_INIT_APP_TOKEN is on, but there is no app token to read ($(why app)). vault-init issues it once Vault is set up (make logs): run make env-token again in a moment. $env_file left as it was."
 elif read_token root; then
     kind=root
-    note="the root token (no app token: $(why app))"
+    note="the root token (VAULT_INIT_APP_TOKEN is off)"
 else
     echo "env-token: no token to write; $env_file left as it was." >&2
     echo "  app token:  $(why app)" >&2

@@ -52,6 +52,23 @@ url() { echo "http://$(docker port "$V" 8200/tcp 2>/dev/null | head -n 1)$1"; }
 sealed() { curl -s "$(url /v1/sys/seal-status)" | grep '"sealed":true' >/dev/null; }
 unsealed() { curl -s "$(url /v1/sys/seal-status)" | grep '"sealed":false' >/dev/null; }
 root_token() { docker logs "$VI" 2>&1 | grep "Root Token:" | awk '{print $3}'; }
+mask() { sed -E 's/(hvs|hvb|s)\.[A-Za-z0-9._-]+/<masked>/g'; }
+# env_token KIND WANT: `make env-token` (the seed's step 3) sets VAULT_TOKEN
+# in .env to WANT, the KIND token, which works against this Vault; it says
+# which token it wrote and never shows it; a second run leaves .env alone.
+env_token() {
+    local kind=$1 want=$2 out run got
+    for run in 1 2; do
+        out=$(make -s env-token 2>&1) || fail "make env-token (run $run) failed: $(mask <<<"$out")"
+        case "$out" in *"$want"*) fail "make env-token (run $run) showed the token" ;; esac
+        printf '%s\n' "$out"
+        grep -F "the $kind token" <<<"$out" >/dev/null || fail "make env-token does not say it wrote the $kind token: $(mask <<<"$out")"
+        [ $run = 1 ] || grep -F unchanged <<<"$out" >/dev/null || fail "a second make env-token did not leave .env as it was: $(mask <<<"$out")"
+    done
+    got=$(sed -n 's/^VAULT_TOKEN=//p' .env)
+    [ "$got" = "$want" ] || fail ".env's VAULT_TOKEN is not the $kind token"
+    curl -sf -H "X-Vault-Token: $got" "$(url /v1/auth/token/lookup-self)" >/dev/null || fail "the token make env-token wrote does not work"
+}
 # note_anonymous: remember the anonymous volumes of the e2e's containers (the
 # Vault image declares VOLUME /vault/file), which `make down` and a
 # recreation leave behind; noted at each step, the cleanup removes them, and
@@ -113,8 +130,13 @@ ports=$(docker port "$V" 8200/tcp)
 grace=$(docker inspect -f '{{.Config.StopTimeout}}' "$VI")
 [ "$grace" -ge 130 ] || fail "vault-init's stop timeout is ${grace}s, less than sys/init's 2 minutes and the save"
 
-step "VAULT_TOKEN (and the opt-in audit device, a check interval) in .env, make down, make prod-local: no second init"
-printf 'VAULT_TOKEN=%s\nVAULT_INIT_AUDIT=file:/vault/logs/audit.log\nVAULT_INIT_CHECK_INTERVAL=2s\n' "$token" > .env
+step "make env-token: VAULT_TOKEN in .env (with the opt-in audit device, a check interval), make down, make prod-local: no second init"
+printf 'VAULT_INIT_AUDIT=file:/vault/logs/audit.log\nVAULT_TOKEN=hvs.stale\nVAULT_INIT_CHECK_INTERVAL=2s\n' > .env
+chmod 0640 .env
+env_token root "$token"
+[ "$(cat .env)" = "$(printf 'VAULT_INIT_AUDIT=file:/vault/logs/audit.log\nVAULT_TOKEN=%s\nVAULT_INIT_CHECK_INTERVAL=2s' "$token")" ] ||
+    fail "make env-token did not keep .env's other lines, in order, with VAULT_TOKEN in place"
+[ "$(stat -c %a .env)" = 640 ] || fail "make env-token changed .env's mode to $(stat -c %a .env)"
 make down || fail "make down failed"
 make prod-local || fail "second make prod-local failed"
 docker logs "$VI" 2>&1 | grep -E 'watching vault.*"check_interval": ?"2s"' >/dev/null || fail "VAULT_INIT_CHECK_INTERVAL=2s in .env did not reach vault-init"
@@ -194,6 +216,9 @@ grep -x init.json.age <<<"$files" >/dev/null || fail "no init.json.age in the vo
 grep -x init.json <<<"$files" >/dev/null && fail "plaintext init.json is still in the volume"
 app=$(docker exec "$VI" vault-init app-token) || fail "vault-init app-token"
 docker logs "$VI" 2>&1 | grep "IMPORTANT: Set VAULT_TOKEN=$app in your .env file" >/dev/null || fail "no banner with the app token"
+env_token app "$app"
+[ "$(cat .env)" = "$(printf 'VAULT_INIT_APP_TOKEN=true\nVAULT_INIT_REVOKE_ROOT=true\nVAULT_INIT_AGE_RECIPIENT=%s\nVAULT_TOKEN=%s' "$recipient" "$app")" ] ||
+    fail "make env-token did not append the app token to .env's lines"
 curl -sf -H "X-Vault-Token: $app" -X POST -d '{"data":{"value":"app"}}' "$(url /v1/aurora/data/users/app-secret)" >/dev/null || fail "the app token cannot write under users/"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $app" "$(url /v1/sys/mounts)")
 [ "$code" = 403 ] || fail "the app token reads sys/mounts (HTTP $code)"
@@ -210,10 +235,16 @@ step "make prod-local-clean removes both volumes; the next start initializes afr
 make prod-local-clean || fail "make prod-local-clean"
 docker volume inspect "${VAULT_NAME_PREFIX}vault-data" >/dev/null 2>&1 && fail "vault-data survived prod-local-clean"
 docker volume inspect "${VAULT_NAME_PREFIX}vault-init" >/dev/null 2>&1 && fail "vault-init survived prod-local-clean"
+cp -p .env "$work/env.before"
+make -s env-token >"$work/env-token.out" 2>&1 && fail "make env-token succeeded with no stack"
+cmp -s .env "$work/env.before" || fail "a make env-token that failed changed .env"
+grep -F "$app" "$work/env-token.out" >/dev/null && fail "a make env-token that failed showed the token"
 rm -f .env
 make prod-local || fail "make prod-local after clean"
 new=$(root_token)
 [ -n "$new" ] && [ "$new" != "$token" ] || fail "no fresh init after prod-local-clean"
+env_token root "$new"
+[ "$(stat -c %a .env)" = 600 ] || fail "make env-token created .env with mode $(stat -c %a .env), want 600"
 
 step "the seed's names (volumes vault-data, vault-init, vault-logs; containers vault, vault-init), .env and secrets/ are untouched"
 guard_check || fail "the e2e touched what is not its own"
