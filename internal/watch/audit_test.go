@@ -18,16 +18,16 @@ func TestAuditDevice(t *testing.T) {
 	dataDir := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "audit.log")
 	h := run(t, srv, dataDir, setup{audit: logFile})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	if !strings.Contains(h.logs.String(), `"enabled_now":true`) {
-		t.Fatalf("no audit device enabled:\n%s", h.logs.String())
+	h.Wait("ready", 60*time.Second, isReady)
+	if !strings.Contains(h.Logs.String(), `"enabled_now":true`) {
+		t.Fatalf("no audit device enabled:\n%s", h.Logs.String())
 	}
-	h.stop()
-	root := srv.Client(h.keys().RootToken)
+	h.Stop()
+	root := srv.Client(h.Keys().RootToken)
 	h2 := run(t, srv, dataDir, setup{audit: logFile})
-	h2.logs.WaitFor(t, readyLog, 30*time.Second)
-	if !strings.Contains(h2.logs.String(), `"enabled_now":false`) {
-		t.Fatalf("restart enabled the audit device again:\n%s", h2.logs.String())
+	h2.Wait("ready", 30*time.Second, isReady)
+	if !strings.Contains(h2.Logs.String(), `"enabled_now":false`) {
+		t.Fatalf("restart enabled the audit device again:\n%s", h2.Logs.String())
 	}
 	devices, err := root.Sys().ListAuditWithContext(context.Background())
 	if err != nil {

@@ -80,14 +80,14 @@ func TestTransitAutoUnseal(t *testing.T) {
 	calls, addr := countingProxy(t, srv.Addr())
 	dataDir := t.TempDir()
 	h := runAt(t, addr, dataDir)
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	h.out.WaitFor(t, "Root Token:", 5*time.Second)
+	h.Wait("ready", 60*time.Second, isReady)
+	h.Out.WaitFor(t, "Root Token:", 5*time.Second)
 
-	d := h.keys()
+	d := h.Keys()
 	if d.SealType != "transit" || !d.AutoUnseal() || len(d.RecoveryKeys) != 5 || d.RecoveryThreshold != 3 || len(d.Keys) != 0 {
 		t.Fatalf("keystore %v, want 5 transit recovery keys and no unseal keys", d)
 	}
-	vaulttest.AssertNoSecrets(t, "the logs", h.logs.String(), d) // the recovery keys too
+	vaulttest.AssertNoSecrets(t, "the logs", h.Logs.String(), d) // the recovery keys too
 	assertKVv2(t, srv.Client(d.RootToken))
 
 	// Restarted, it unseals itself through transit; vault-init only watches.
@@ -99,7 +99,7 @@ func TestTransitAutoUnseal(t *testing.T) {
 	if err := srv.Client(d.RootToken).Sys().SealWithContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h.logs.WaitFor(t, "vault-init never submits recovery keys", 30*time.Second)
+	h.Logs.WaitFor(t, "vault-init never submits recovery keys", 30*time.Second)
 	if n := calls.count("/v1/sys/unseal"); n != 0 {
 		t.Fatalf("%d requests to sys/unseal on an auto-unseal Vault", n)
 	}

@@ -1,18 +1,11 @@
 package watch_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-
-	"github.com/aurora/vault-init/internal/config"
-	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaulttest"
-	"github.com/aurora/vault-init/internal/watch"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 // blockedWriter is a stdout nobody reads: every write waits until release.
@@ -28,21 +21,11 @@ func (b blockedWriter) Write(p []byte) (int, error) {
 // reader) stalls neither Ready (the /readyz handler) nor the other nodes.
 func TestBannerOnABlockedStdout(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
-	client, err := vaultclient.New(config.Config{VaultAddr: srv.Addr()}, srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := blockedWriter{release: make(chan struct{})}
-	w := watch.New(watch.Options{Nodes: []string{srv.Addr()}, KVMount: "aurora", SecretShares: 1, SecretThreshold: 1,
-		RecoveryShares: 1, RecoveryThreshold: 1, CheckInterval: interval},
-		[]*api.Client{client}, keystore.New(t.TempDir()), zap.NewNop(), out, &vaulttest.Buffer{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	w := watchtest.Start(t, watchtest.Options{Nodes: []string{srv.Addr()}, Shares: 1, Threshold: 1, Out: out})
 	defer func() {
 		close(out.release)
-		cancel()
-		<-done
+		w.Stop()
 	}()
 	// Vault is initialized and unsealed and its mount made before the banner
 	// is written; Ready must say so while the banner waits on stdout.

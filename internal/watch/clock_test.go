@@ -1,23 +1,16 @@
 package watch_test
 
 import (
-	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	testclock "k8s.io/utils/clock/testing"
 
-	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/events"
-	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
-	"github.com/aurora/vault-init/internal/vaulttest"
 	"github.com/aurora/vault-init/internal/watch"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 // fakeInterval is the check interval of the fake-clock tests; fakeRound
@@ -28,33 +21,16 @@ const fakeInterval, fakeRound = time.Second, 10 * time.Second
 // fakeLoop is a Watcher over fake Vaults on a fake clock: nothing waits
 // but for the test's round.
 type fakeLoop struct {
-	clk  *testclock.FakeClock
-	rec  *events.Recorder
-	logs *vaulttest.Buffer
+	*watchtest.Watcher
+	clk *testclock.FakeClock
 }
 
 // startFakeLoop runs a Watcher over the fake nodes at urls, on a fake
 // clock, until the test ends.
 func startFakeLoop(t *testing.T, urls []string, dataDir string) *fakeLoop {
 	t.Helper()
-	l := &fakeLoop{clk: testclock.NewFakeClock(time.Now()), rec: &events.Recorder{}, logs: &vaulttest.Buffer{}}
-	var clients []*api.Client
-	for _, u := range urls {
-		c, err := vaultclient.New(config.Config{VaultAddr: u}, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(l.logs), zapcore.DebugLevel))
-	w := watch.New(watch.Options{Nodes: urls, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-		CheckInterval: fakeInterval, Clock: l.clk, Events: l.rec},
-		clients, keystore.New(dataDir), log, &vaulttest.Buffer{}, &vaulttest.Buffer{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return l
+	clk := testclock.NewFakeClock(time.Now())
+	return &fakeLoop{clk: clk, Watcher: watchtest.Start(t, watchtest.Options{Nodes: urls, DataDir: dataDir, Interval: fakeInterval, Clock: clk})}
 }
 
 // round waits until all n nodes wait on the clock (each has finished its
@@ -88,14 +64,14 @@ func TestJoinPatienceUninitialized(t *testing.T) {
 		if n := a.count(health); n != i {
 			t.Fatalf("round %d: %d checks of node a", i, n)
 		}
-		if strings.Contains(l.logs.String(), "has not joined the cluster") {
+		if strings.Contains(l.Logs.String(), "has not joined the cluster") {
 			t.Fatalf("reported after %d checks, before %d", i, want)
 		}
 		l.round(t, 2)
 	}
 	l.settle(t, 2)
-	if n := strings.Count(l.logs.String(), "has not joined the cluster"); n != 2 {
-		t.Fatalf("after %d checks, %d reports, want one per node:\n%s", want, n, l.logs.String())
+	if n := strings.Count(l.Logs.String(), "has not joined the cluster"); n != 2 {
+		t.Fatalf("after %d checks, %d reports, want one per node:\n%s", want, n, l.Logs.String())
 	}
 	if n := a.total() - a.count(health) + b.total() - b.count(health); n != 0 {
 		t.Fatalf("%d requests other than sys/health to nodes that join", n)
@@ -120,12 +96,12 @@ func TestJoinPatienceSealed(t *testing.T) {
 		if n := f.count("PUT /v1/sys/unseal"); n != i {
 			t.Fatalf("round %d: %d unseal rounds", i, n)
 		}
-		if l.rec.Count(failed) != 0 {
+		if l.Events.Count(failed) != 0 {
 			t.Fatalf("an unseal failure after %d rounds, before %d", i, watch.JoinPatience)
 		}
 		l.round(t, 1)
 	}
-	if _, ok := l.rec.Wait(20*time.Second, failed); !ok {
+	if _, ok := l.Events.Wait(20*time.Second, failed); !ok {
 		t.Fatalf("no unseal failure after %d joining rounds", watch.JoinPatience)
 	}
 }
@@ -145,8 +121,8 @@ func TestInitNodeIsTheFirstThatAnswers(t *testing.T) {
 	defer as.Close()
 	defer bs.Close()
 	l := startFakeLoop(t, []string{as.URL, bs.URL}, t.TempDir())
-	if _, ok := l.rec.Wait(20*time.Second, events.Is(events.Initialized, bs.URL)); !ok {
-		t.Fatalf("node b, the one that answers, was not initialized:\n%s", l.logs.String())
+	if _, ok := l.Events.Wait(20*time.Second, events.Is(events.Initialized, bs.URL)); !ok {
+		t.Fatalf("node b, the one that answers, was not initialized:\n%s", l.Logs.String())
 	}
 	if n := a.count("PUT /v1/sys/init"); n != 0 {
 		t.Fatalf("%d sys/init to the node that does not answer", n)
@@ -166,25 +142,25 @@ func TestInitNodeForgottenWhenItGoesAway(t *testing.T) {
 	defer bs.Close()
 	l := startFakeLoop(t, []string{as.URL, bs.URL}, t.TempDir())
 	// Node a is chosen, and its init fails before any sys/init.
-	if _, ok := l.rec.Wait(20*time.Second, func(e events.Event) bool {
+	if _, ok := l.Events.Wait(20*time.Second, func(e events.Event) bool {
 		return e.Kind == events.Failed && e.Step == "init" && e.Node == as.URL
 	}); !ok {
-		t.Fatalf("node a's init did not fail:\n%s", l.logs.String())
+		t.Fatalf("node a's init did not fail:\n%s", l.Logs.String())
 	}
 	// Node a goes away; node b comes up, uninitialized.
 	a.set(health, reply{cut: true})
 	l.round(t, 2)
-	if _, ok := l.rec.Wait(20*time.Second, events.Is(events.WentAway, as.URL)); !ok {
+	if _, ok := l.Events.Wait(20*time.Second, events.Is(events.WentAway, as.URL)); !ok {
 		t.Fatal("node a was not seen gone")
 	}
 	b.set("GET /v1/sys/seal-status", reply{code: 200, body: sealUninit})
 	b.set("PUT /v1/sys/init", reply{code: 200, body: initResponse})
 	b.set(health, reply{code: 299, body: healthUninit})
-	for i := 0; i < 5 && l.rec.Count(events.Is(events.Initialized, bs.URL)) == 0; i++ {
+	for i := 0; i < 5 && l.Events.Count(events.Is(events.Initialized, bs.URL)) == 0; i++ {
 		l.round(t, 2)
 	}
-	if _, ok := l.rec.Wait(20*time.Second, events.Is(events.Initialized, bs.URL)); !ok {
-		t.Fatalf("node b was not initialized after node a went away:\n%s", l.logs.String())
+	if _, ok := l.Events.Wait(20*time.Second, events.Is(events.Initialized, bs.URL)); !ok {
+		t.Fatalf("node b was not initialized after node a went away:\n%s", l.Logs.String())
 	}
 	if n := a.count("PUT /v1/sys/init"); n != 0 {
 		t.Fatalf("%d sys/init to node a", n)

@@ -7,44 +7,19 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
-	"github.com/aurora/vault-init/internal/config"
-	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaulttest"
-	"github.com/aurora/vault-init/internal/watch"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 // runCluster starts one Watcher for all the nodes.
 func runCluster(t *testing.T, nodes []*vaulttest.Server, dataDir string) *harness {
 	t.Helper()
-	h := &harness{t: t, dataDir: dataDir, logs: &vaulttest.Buffer{}, out: &vaulttest.Buffer{},
-		errOut: &vaulttest.Buffer{}, done: make(chan error, 1)}
 	var addrs []string
-	var clients []*api.Client
 	for _, n := range nodes {
-		c, err := vaultclient.New(config.Config{}, n.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs, clients = append(addrs, n.Addr()), append(clients, c)
+		addrs = append(addrs, n.Addr())
 	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
-		zapcore.AddSync(h.logs), zapcore.DebugLevel))
-	w := watch.New(watch.Options{
-		Nodes: addrs, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval,
-	}, clients, keystore.New(dataDir), log, h.out, h.errOut)
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	go func() { h.done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		h.stop()
-		h.assertNoSecrets()
-	})
-	return h
+	return watchtest.Start(t, watchtest.Options{Nodes: addrs, DataDir: dataDir})
 }
 
 // roles returns each node's health, with "down" for a node that does not answer.
@@ -139,19 +114,19 @@ func TestRaftCluster(t *testing.T) {
 	t.Run("from nothing", func(t *testing.T) {
 		active, took := waitRoles(t, nodes[:3], -1, 90*time.Second)
 		t.Logf("3 nodes initialized and unsealed in %v", took)
-		h.out.WaitFor(t, "Root Token:", 30*time.Second)
-		root = nodes[active].Client(h.keys().RootToken)
+		h.Out.WaitFor(t, "Root Token:", 30*time.Second)
+		root = nodes[active].Client(h.Keys().RootToken)
 		assertKVv2(t, root)
-		if n := countLines(h.logs.String(), "initializing vault"); n != 1 {
+		if n := h.Events.Count(isInit); n != 1 {
 			t.Fatalf("%d inits, want 1", n)
 		}
-		if n := strings.Count(h.out.String(), "Root Token:"); n != 1 {
+		if n := strings.Count(h.Out.String(), "Root Token:"); n != 1 {
 			t.Fatalf("%d banners", n)
 		}
-		if strings.Contains(h.logs.String(), "already initialized") {
+		if strings.Contains(h.Logs.String(), "already initialized") {
 			t.Fatal("the run that initialized the cluster said it was already initialized")
 		}
-		waitVoters(t, nodes[:3], h.keys().RootToken, 3)
+		waitVoters(t, nodes[:3], h.Keys().RootToken, 3)
 	})
 	t.Run("all restarted", func(t *testing.T) {
 		for _, n := range nodes[:3] {
@@ -164,7 +139,7 @@ func TestRaftCluster(t *testing.T) {
 		t.Logf("3 restarted nodes unsealed with a leader in %v", took)
 	})
 	t.Run("leader killed", func(t *testing.T) {
-		waitVoters(t, nodes[:3], h.keys().RootToken, 3)
+		waitVoters(t, nodes[:3], h.Keys().RootToken, 3)
 		leader, _ := waitRoles(t, nodes[:3], -1, 30*time.Second)
 		nodes[leader].Kill()
 		next, took := waitRoles(t, nodes[:3], leader, 90*time.Second)
@@ -178,7 +153,7 @@ func TestRaftCluster(t *testing.T) {
 	t.Run("fourth node added", func(t *testing.T) {
 		nodes[3].Restart()
 		waitRoles(t, nodes, -1, 90*time.Second)
-		waitVoters(t, nodes, h.keys().RootToken, 4)
+		waitVoters(t, nodes, h.Keys().RootToken, 4)
 	})
 	t.Run("one node unreachable", func(t *testing.T) {
 		leader, _ := waitRoles(t, nodes, -1, 30*time.Second)
@@ -196,14 +171,14 @@ func TestRaftCluster(t *testing.T) {
 		}
 		// The mount is still served through the active node.
 		a, _ := waitRoles(t, nodes, down, 10*time.Second)
-		assertKVv2(t, nodes[a].Client(h.keys().RootToken))
+		assertKVv2(t, nodes[a].Client(h.Keys().RootToken))
 		nodes[down].Restart()
 		waitRoles(t, nodes, -1, 60*time.Second)
 	})
-	if !h.running() {
+	if !h.Running() {
 		t.Fatal("vault-init exited")
 	}
-	if strings.Contains(h.logs.String(), "was rejected") {
+	if h.Events.Count(failedWith("was rejected")) > 0 {
 		t.Fatal("a joining follower's reply was taken for a rejected key")
 	}
 }

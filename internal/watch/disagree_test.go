@@ -10,15 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
-	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaulttest"
 	"github.com/aurora/vault-init/internal/watch"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 // Bodies of a fake Vault's replies. sys/health is asked for 299 in every
@@ -109,7 +104,8 @@ func fakeKeys(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	d := &keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now(), SecretShares: 5, SecretThreshold: 3,
-		Keys: []string{"k1", "k2", "k3", "k4", "k5"}, RootToken: "hvs.fake"}
+		Keys: []string{"fake-key-1-5d41402abc4b2a76", "fake-key-2-5d41402abc4b2a76", "fake-key-3-5d41402abc4b2a76",
+			"fake-key-4-5d41402abc4b2a76", "fake-key-5-5d41402abc4b2a76"}, RootToken: "hvs.fake-root-5d41402abc4b2a76"}
 	if err := keystore.New(dir).Save(d); err != nil {
 		t.Fatal(err)
 	}
@@ -120,20 +116,12 @@ func fakeKeys(t *testing.T) string {
 // debug logs in logs.
 func watchFakes(ctx context.Context, t *testing.T, urls []string, dataDir string, interval time.Duration, logs *vaulttest.Buffer) {
 	t.Helper()
-	var clients []*api.Client
-	for _, u := range urls {
-		c, err := vaultclient.New(config.Config{VaultAddr: u}, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel))
-	w := watch.New(watch.Options{Nodes: urls, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3, CheckInterval: interval},
-		clients, keystore.New(dataDir), log, &vaulttest.Buffer{}, &vaulttest.Buffer{})
-	if err := w.Run(ctx); err != nil {
+	h := watchtest.Start(t, watchtest.Options{Nodes: urls, DataDir: dataDir, Interval: interval})
+	<-ctx.Done()
+	if err := h.Stop(); err != nil {
 		t.Error(err)
 	}
+	logs.Write([]byte(h.Logs.String()))
 }
 
 // maxRounds is the most rounds a node may take in window when every wait

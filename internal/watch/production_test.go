@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/aurora/vault-init/internal/apptoken"
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/roottoken"
 	"github.com/aurora/vault-init/internal/vaulttest"
@@ -105,12 +106,12 @@ func TestAppToken(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
 	h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	h.out.WaitFor(t, "=====\n", 5*time.Second)
-	root := srv.Client(h.keys().RootToken)
+	h.Wait("ready", 60*time.Second, isReady)
+	h.Out.WaitFor(t, "=====\n", 5*time.Second)
+	root := srv.Client(h.Keys().RootToken)
 	app := appToken(t, dataDir)
-	banner := h.out.String()
-	if !strings.Contains(banner, "Root Token: "+h.keys().RootToken+"\n") || !strings.Contains(banner, "IMPORTANT: Set VAULT_TOKEN="+app+" in your .env file") {
+	banner := h.Out.String()
+	if !strings.Contains(banner, "Root Token: "+h.Keys().RootToken+"\n") || !strings.Contains(banner, "IMPORTANT: Set VAULT_TOKEN="+app+" in your .env file") {
 		t.Fatalf("banner:\n%s", banner)
 	}
 	assertAppAccess(t, srv, app)
@@ -118,15 +119,15 @@ func TestAppToken(t *testing.T) {
 	if err != nil || rules != apptoken.Rules("aurora", "users") {
 		t.Fatalf("policy %q: %v", rules, err)
 	}
-	h.stop()
+	h.Stop()
 
 	t.Run("restart keeps the token", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
-			h.logs.WaitFor(t, readyLog, 30*time.Second)
-			h.stop()
-			if h.out.String() != "" || appToken(t, dataDir) != app {
-				t.Fatalf("restart %d issued a token or printed:\n%s", i, h.out.String())
+			h.Wait("ready", 30*time.Second, isReady)
+			h.Stop()
+			if h.Out.String() != "" || appToken(t, dataDir) != app {
+				t.Fatalf("restart %d issued a token or printed:\n%s", i, h.Out.String())
 			}
 		}
 		if live := liveTokens(t, root, "aurora-app"); len(live) != 1 {
@@ -138,13 +139,13 @@ func TestAppToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
-		h.logs.WaitFor(t, readyLog, 30*time.Second)
-		h.out.WaitFor(t, "=====\n", 5*time.Second)
+		h.Wait("ready", 30*time.Second, isReady)
+		h.Out.WaitFor(t, "=====\n", 5*time.Second)
 		next := appToken(t, dataDir)
-		if next == app || !strings.Contains(h.out.String(), "Set VAULT_TOKEN="+next+" in") {
-			t.Fatalf("no new token in the banner:\n%s", h.out.String())
+		if next == app || !strings.Contains(h.Out.String(), "Set VAULT_TOKEN="+next+" in") {
+			t.Fatalf("no new token in the banner:\n%s", h.Out.String())
 		}
-		h.stop()
+		h.Stop()
 		assertAppAccess(t, srv, next)
 		app = next
 	})
@@ -153,8 +154,8 @@ func TestAppToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := run(t, srv, dataDir, setup{app: appOptions(time.Hour)})
-		h.logs.WaitFor(t, readyLog, 30*time.Second)
-		h.stop()
+		h.Wait("ready", 30*time.Second, isReady)
+		h.Stop()
 		next := appToken(t, dataDir)
 		if next == app {
 			t.Fatal("the token was not re-issued")
@@ -170,7 +171,7 @@ func TestAppToken(t *testing.T) {
 	t.Run("renewed while running, replaced when revoked", func(t *testing.T) {
 		// A short period makes vault-init renew every period/4.
 		h := run(t, srv, dataDir, setup{app: appOptions(8 * time.Second)})
-		h.logs.WaitFor(t, readyLog, 30*time.Second)
+		h.Wait("ready", 30*time.Second, isReady)
 		// Event-driven, not timed: Vault's last_renewal_time must move on
 		// twice while vault-init runs.
 		last := lastRenewal(t, srv, app)
@@ -180,10 +181,10 @@ func TestAppToken(t *testing.T) {
 		if err := root.Auth().Token().RevokeOrphanWithContext(context.Background(), app); err != nil {
 			t.Fatal(err)
 		}
-		h.logs.WaitFor(t, `"msg":"app token issued and saved"`, time.Minute)
-		h.out.WaitFor(t, "=====\n", 5*time.Second)
-		if next := appToken(t, dataDir); next == app || !strings.Contains(h.out.String(), next) {
-			t.Fatalf("no new token after revocation:\n%s", h.out.String())
+		h.Logs.WaitFor(t, `"msg":"app token issued and saved"`, time.Minute)
+		h.Out.WaitFor(t, "=====\n", 5*time.Second)
+		if next := appToken(t, dataDir); next == app || !strings.Contains(h.Out.String(), next) {
+			t.Fatalf("no new token after revocation:\n%s", h.Out.String())
 		}
 	})
 }
@@ -224,28 +225,28 @@ func TestRevokeRootKeepsTheTokenWhenTheKeystoreIsStuck(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
 	h := run(t, srv, dataDir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	h.stop()
-	root := h.keys().RootToken
+	h.Wait("ready", 60*time.Second, isReady)
+	h.Stop()
+	root := h.Keys().RootToken
 
 	unlock, err := keystore.New(dataDir).TryLock() // another process holds the data dir
 	if err != nil {
 		t.Fatal(err)
 	}
 	h = run(t, srv, dataDir, setup{app: appOptions(time.Hour), revokeRoot: true})
-	h.logs.WaitFor(t, "record the root token's revocation", 30*time.Second)
+	h.Wait("revoke-root failed", 30*time.Second, failedWith("record the root token's revocation"))
 	if _, err := srv.Client(root).Auth().Token().LookupSelf(); err != nil {
 		t.Fatalf("the stored root token was revoked while the keystore still holds it: %v", err)
 	}
-	if h.keys().RootToken != root {
+	if h.Keys().RootToken != root {
 		t.Fatal("the keystore lost the root token")
 	}
 	unlock()
-	h.logs.WaitFor(t, `"msg":"root token revoked"`, 30*time.Second)
+	h.Wait("revoke-root done", 30*time.Second, isStep(events.StepDone, "revoke-root"))
 	if _, err := srv.Client(root).Auth().Token().LookupSelf(); err == nil {
 		t.Fatal("the root token still works")
 	}
-	if d := h.keys(); d.RootToken != "" || !d.RootTokenRevoked {
+	if d := h.Keys(); d.RootToken != "" || !d.RootTokenRevoked {
 		t.Fatalf("keystore: %v", d)
 	}
 }
@@ -272,14 +273,14 @@ func TestRevokeRoot(t *testing.T) {
 	dataDir := t.TempDir()
 	s := setup{app: appOptions(time.Hour), revokeRoot: true}
 	h := run(t, srv, dataDir, s)
-	h.logs.WaitFor(t, `"msg":"root token revoked"`, 60*time.Second)
-	h.out.WaitFor(t, "=====\n", 5*time.Second)
-	d := h.keys()
+	h.Wait("revoke-root done", 60*time.Second, isStep(events.StepDone, "revoke-root"))
+	h.Out.WaitFor(t, "=====\n", 5*time.Second)
+	d := h.Keys()
 	if d.RootToken != "" || !d.RootTokenRevoked || len(d.PendingRevoke) != 0 {
 		t.Fatalf("keystore after revocation: %v, pending %d", d, len(d.PendingRevoke))
 	}
 	app := appToken(t, dataDir)
-	if out := h.out.String(); !strings.Contains(out, "Root Token: revoked after setup") || !strings.Contains(out, "Set VAULT_TOKEN="+app+" in") {
+	if out := h.Out.String(); !strings.Contains(out, "Root Token: revoked after setup") || !strings.Contains(out, "Set VAULT_TOKEN="+app+" in") {
 		t.Fatalf("banner:\n%s", out)
 	}
 	if n := rootTokens(t, srv, d); n != 0 {
@@ -291,26 +292,26 @@ func TestRevokeRoot(t *testing.T) {
 		srv.Kill()
 		srv.Restart()
 		srv.WaitFor("unseal after restart", 30*time.Second, vaulttest.Unsealed)
-		waitLines(t, h, `"msg":"vault unsealed"`, 2)
-		waitLines(t, h, readyLog, 2)
-		if n := countLines(h.logs.String(), "generated a short-lived root token"); n != 0 {
+		h.WaitCount("unsealed", 2, 10*time.Second, isUnsealed)
+		h.WaitCount("ready", 2, 10*time.Second, isReady)
+		if n := countLines(h.Logs.String(), "generated a short-lived root token"); n != 0 {
 			t.Fatalf("%d root tokens generated within one run, want 0", n)
 		}
 	})
-	h.stop()
+	h.Stop()
 
 	t.Run("next start generates one, uses it and revokes it", func(t *testing.T) {
 		h := run(t, srv, dataDir, s)
-		h.logs.WaitFor(t, `"msg":"root token revoked"`, 30*time.Second)
-		h.logs.WaitFor(t, readyLog, 5*time.Second)
-		h.stop()
-		if !strings.Contains(h.logs.String(), "generated a short-lived root token") {
+		h.Wait("revoke-root done", 30*time.Second, isStep(events.StepDone, "revoke-root"))
+		h.Wait("ready", 5*time.Second, isReady)
+		h.Stop()
+		if !strings.Contains(h.Logs.String(), "generated a short-lived root token") {
 			t.Fatal("no root token was generated")
 		}
-		if n := rootTokens(t, srv, h.keys()); n != 0 {
+		if n := rootTokens(t, srv, h.Keys()); n != 0 {
 			t.Fatalf("%d root tokens live, want 0", n)
 		}
-		if h.keys().RootToken != "" || len(h.keys().PendingRevoke) != 0 {
+		if h.Keys().RootToken != "" || len(h.Keys().PendingRevoke) != 0 {
 			t.Fatal("the keystore holds a root token or a pending one")
 		}
 	})
@@ -338,13 +339,13 @@ func TestRevokeRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := run(t, srv, dataDir, s)
-		h.logs.WaitFor(t, "revoked a root token left by an earlier run", 30*time.Second)
-		h.logs.WaitFor(t, readyLog, 10*time.Second)
-		h.stop()
+		h.Logs.WaitFor(t, "revoked a root token left by an earlier run", 30*time.Second)
+		h.Wait("ready", 10*time.Second, isReady)
+		h.Stop()
 		if _, err := srv.Client(left).Auth().Token().LookupSelfWithContext(ctx); err == nil {
 			t.Fatal("the left-over root token still works")
 		}
-		if p := h.keys().PendingRevoke; len(p) != 0 {
+		if p := h.Keys().PendingRevoke; len(p) != 0 {
 			t.Fatalf("%d accessors still pending", len(p))
 		}
 	})
@@ -358,22 +359,22 @@ func TestRevokeRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := run(t, srv, dataDir, s)
-		h.logs.WaitFor(t, "someone else's generate-root attempt is in progress (1 of 3", 30*time.Second)
+		h.Logs.WaitFor(t, "someone else's generate-root attempt is in progress (1 of 3", 30*time.Second)
 		time.Sleep(3 * interval)
 		st, err := srv.Client("").Sys().GenerateRootStatusWithContext(ctx)
 		if err != nil || !st.Started || st.Nonce != op.Nonce || st.Progress != 1 {
 			t.Fatalf("the operator's attempt was touched: %+v %v", st, err)
 		}
-		if strings.Contains(h.logs.String(), readyLog) {
+		if h.Events.Count(isReady) > 0 {
 			t.Fatal("ready without a token")
 		}
 		// The operator gives up: vault-init goes on.
 		if err := srv.Client("").Sys().GenerateRootCancelWithContext(ctx); err != nil {
 			t.Fatal(err)
 		}
-		h.logs.WaitFor(t, readyLog, 30*time.Second)
-		h.stop()
-		if n := rootTokens(t, srv, h.keys()); n != 0 {
+		h.Wait("ready", 30*time.Second, isReady)
+		h.Stop()
+		if n := rootTokens(t, srv, h.Keys()); n != 0 {
 			t.Fatalf("%d root tokens live, want 0", n)
 		}
 	})

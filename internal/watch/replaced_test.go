@@ -18,8 +18,8 @@ func TestKeystoreReplacedWhileRunning(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dir := t.TempDir()
 	h := run(t, srv, dir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	real := h.keys()
+	h.Wait("ready", 60*time.Second, isReady)
+	real := h.Keys()
 	other := real.Clone()
 	other.CreatedAt = real.CreatedAt.Add(time.Hour)
 	other.Keys, other.KeysB64 = nil, nil
@@ -30,13 +30,13 @@ func TestKeystoreReplacedWhileRunning(t *testing.T) {
 	if err := keystore.New(dir).Save(other); err != nil {
 		t.Fatal(err)
 	}
-	h.knows(real, other)
+	h.Knows(real, other)
 	if err := srv.Client(real.RootToken).Sys().SealWithContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	srv.WaitFor("unsealed with the keys in memory", 30*time.Second, vaulttest.Unsealed)
-	h.logs.WaitFor(t, "the keystore now holds other keys", 5*time.Second)
-	if now := h.keys(); !now.Equal(other) {
+	h.Logs.WaitFor(t, "the keystore now holds other keys", 5*time.Second)
+	if now := h.Keys(); !now.Equal(other) {
 		t.Fatal("the stored keystore was changed")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 // recorder is a testing.TB that records a failure instead of failing.
@@ -30,13 +30,11 @@ func (r *recorder) Fatalf(format string, args ...any) {
 // returns the failure it reports ("" for none).
 func scanFails(t *testing.T, dataDir, logs string, known ...*keystore.InitData) string {
 	rec := &recorder{TB: t}
-	h := &harness{t: rec, dataDir: dataDir, logs: &vaulttest.Buffer{}, errOut: &vaulttest.Buffer{}, out: &vaulttest.Buffer{}}
-	h.logs.Write([]byte(logs))
-	if known != nil {
-		h.knows(known...)
-	}
 	done := make(chan struct{})
-	go func() { defer close(done); h.assertNoSecrets() }()
+	go func() {
+		defer close(done)
+		watchtest.AssertNoSecrets(rec, watchtest.Scan{DataDir: dataDir, Logs: logs, Known: known, KnownGiven: known != nil})
+	}()
 	<-done
 	return rec.failed
 }

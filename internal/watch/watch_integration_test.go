@@ -17,8 +17,6 @@ import (
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
-const readyLog = `"msg":"vault is ready"`
-
 // TestFirstStartThenRestart is the seed's main flow: the first start
 // initializes Vault, saves the keys, unseals, mounts aurora as KV v2 and
 // prints the banner; a restart does none of the one-time work.
@@ -26,10 +24,10 @@ func TestFirstStartThenRestart(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := filepath.Join(t.TempDir(), "vault-init")
 	h := run(t, srv, dataDir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	h.out.WaitFor(t, "=====\n", 5*time.Second) // the banner is written in one piece, after ready's mount
+	h.Wait("ready", 60*time.Second, isReady)
+	h.Out.WaitFor(t, "=====\n", 5*time.Second) // the banner is written in one piece, after ready's mount
 
-	data := h.keys()
+	data := h.Keys()
 	if len(data.Keys) != 5 || len(data.KeysB64) != 5 || data.SecretThreshold != 3 || data.RootToken == "" {
 		t.Fatalf("keystore: %v", data)
 	}
@@ -37,7 +35,7 @@ func TestFirstStartThenRestart(t *testing.T) {
 	assertMode(t, initJSON(dataDir), 0o600)
 
 	// The banner is the seed's, with the real token.
-	banner := strings.ReplaceAll(h.out.String(), data.RootToken, "hvs.<masked>")
+	banner := strings.ReplaceAll(h.Out.String(), data.RootToken, "hvs.<masked>")
 	want := readFile(t, filepath.Join("testdata", "banner.golden"))
 	if banner != string(want) {
 		t.Fatalf("banner:\n%s\nwant:\n%s", banner, want)
@@ -55,28 +53,28 @@ func TestFirstStartThenRestart(t *testing.T) {
 	if h := srv.Health(); !h.Initialized || h.Sealed || h.Standby {
 		t.Fatalf("health after first start: %+v", h)
 	}
-	if err := h.stop(); err != nil {
+	if err := h.Stop(); err != nil {
 		t.Fatalf("Run returned %v on shutdown", err)
 	}
 	before := readFile(t, initJSON(dataDir))
 
 	// Restart vault-init (Vault keeps running): no second init, no banner.
 	h2 := run(t, srv, dataDir, setup{})
-	h2.logs.WaitFor(t, readyLog, 30*time.Second)
-	if h2.out.String() != "" {
-		t.Fatalf("restart printed to stdout:\n%s", h2.out.String())
+	h2.Wait("ready", 30*time.Second, isReady)
+	if h2.Out.String() != "" {
+		t.Fatalf("restart printed to stdout:\n%s", h2.Out.String())
 	}
-	if n := countLines(h2.logs.String(), "initializing vault"); n != 0 {
+	if n := h2.Events.Count(isInit); n != 0 {
 		t.Fatal("restart initialized again")
 	}
-	if !strings.Contains(h2.logs.String(), "already initialized") || !strings.Contains(h2.logs.String(), "vault-init root-token") {
-		t.Fatalf("restart did not say how to show the token again:\n%s", h2.logs.String())
+	if !strings.Contains(h2.Logs.String(), "already initialized") || !strings.Contains(h2.Logs.String(), "vault-init root-token") {
+		t.Fatalf("restart did not say how to show the token again:\n%s", h2.Logs.String())
 	}
 	if !bytes.Equal(before, readFile(t, initJSON(dataDir))) {
 		t.Fatal("restart changed init.json")
 	}
-	if !strings.Contains(h2.logs.String(), `"action":"unchanged"`) {
-		t.Fatalf("restart wrote to the mount:\n%s", h2.logs.String())
+	if !strings.Contains(h2.Logs.String(), `"action":"unchanged"`) {
+		t.Fatalf("restart wrote to the mount:\n%s", h2.Logs.String())
 	}
 }
 
@@ -86,8 +84,8 @@ func TestResealed(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
 	h := run(t, srv, dataDir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	data := h.keys()
+	h.Wait("ready", 60*time.Second, isReady)
+	data := h.Keys()
 
 	t.Run("killed and restarted", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
@@ -97,7 +95,7 @@ func TestResealed(t *testing.T) {
 			t.Logf("restart %d: unsealed %v after the listener answered (2 × check-interval is %v)", i, took, 2*interval)
 			// Vault may answer "unsealed" before vault-init has read the reply
 			// to its last key: wait for its log line before the next kill.
-			waitLines(t, h, `"msg":"vault unsealed"`, 2+i)
+			h.WaitCount("unsealed", 2+i, 10*time.Second, isUnsealed)
 		}
 	})
 	t.Run("sealed through the API", func(t *testing.T) {
@@ -107,13 +105,13 @@ func TestResealed(t *testing.T) {
 			}
 			took := srv.WaitFor("unseal after sys/seal", 30*time.Second, vaulttest.Unsealed)
 			t.Logf("seal %d: unsealed %v after sys/seal", i, took)
-			waitLines(t, h, `"msg":"vault unsealed"`, 5+i)
+			h.WaitCount("unsealed", 5+i, 10*time.Second, isUnsealed)
 		}
 	})
-	if n := countLines(h.logs.String(), `"msg":"vault unsealed"`); n < 7 {
+	if n := h.Events.Count(isUnsealed); n < 7 {
 		t.Fatalf("%d unseals logged, want one for the first start and one per reseal (7)", n)
 	}
-	if n := countLines(h.logs.String(), "initializing vault"); n != 1 {
+	if n := h.Events.Count(isInit); n != 1 {
 		t.Fatalf("%d inits, want 1", n)
 	}
 	assertKVv2(t, srv.Client(data.RootToken))
@@ -125,9 +123,9 @@ func TestUnsealProgressLeftBehind(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
 	h := run(t, srv, dataDir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	data := h.keys()
-	h.stop()
+	h.Wait("ready", 60*time.Second, isReady)
+	data := h.Keys()
+	h.Stop()
 
 	foreign := make([]byte, 33) // the length of a real share
 	rand.Read(foreign)
@@ -146,7 +144,7 @@ func TestUnsealProgressLeftBehind(t *testing.T) {
 			}
 			h := run(t, srv, dataDir, setup{})
 			srv.WaitFor("unseal", 30*time.Second, vaulttest.Unsealed)
-			h.logs.WaitFor(t, readyLog, 30*time.Second)
+			h.Wait("ready", 30*time.Second, isReady)
 		})
 	}
 }
@@ -156,9 +154,9 @@ func TestExistingMounts(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
 	h := run(t, srv, dataDir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	h.stop()
-	root := srv.Client(h.keys().RootToken)
+	h.Wait("ready", 60*time.Second, isReady)
+	h.Stop()
+	root := srv.Client(h.Keys().RootToken)
 	ctx := context.Background()
 
 	t.Run("kv v1 is upgraded", func(t *testing.T) {
@@ -167,9 +165,9 @@ func TestExistingMounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := run(t, srv, dataDir, setup{})
-		h.logs.WaitFor(t, readyLog, 30*time.Second)
-		if !strings.Contains(h.logs.String(), `"action":"upgraded"`) {
-			t.Fatalf("no upgrade logged:\n%s", h.logs.String())
+		h.Wait("ready", 30*time.Second, isReady)
+		if !strings.Contains(h.Logs.String(), `"action":"upgraded"`) {
+			t.Fatalf("no upgrade logged:\n%s", h.Logs.String())
 		}
 		assertKVv2(t, root)
 		// The upgrade runs in the background inside Vault; the secret
@@ -189,15 +187,15 @@ func TestExistingMounts(t *testing.T) {
 	t.Run("another engine is left alone", func(t *testing.T) {
 		remount(t, root, &api.MountInput{Type: "transit"})
 		h := run(t, srv, dataDir, setup{})
-		h.logs.WaitFor(t, `is a \"transit\" secrets engine, not kv`, 30*time.Second)
-		if !h.running() {
+		h.Wait("mount failure", 30*time.Second, failedWith(`is a "transit" secrets engine, not kv`))
+		if !h.Running() {
 			t.Fatal("vault-init exited on a wrong mount type")
 		}
 		m := mounts(t, root)["aurora/"]
 		if m == nil || m.Type != "transit" {
 			t.Fatalf("aurora/ is now %+v, want the transit mount left as it was", m)
 		}
-		if strings.Contains(h.logs.String(), readyLog) {
+		if h.Events.Count(isReady) > 0 {
 			t.Fatal("vault-init claimed ready with a wrong mount")
 		}
 	})
@@ -209,21 +207,21 @@ func TestKeysOfAnotherVault(t *testing.T) {
 	first := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
 	h := run(t, first, dataDir, setup{})
-	h.logs.WaitFor(t, readyLog, 60*time.Second)
-	h.stop()
+	h.Wait("ready", 60*time.Second, isReady)
+	h.Stop()
 	before := readFile(t, initJSON(dataDir))
 
 	t.Run("fresh vault", func(t *testing.T) {
 		srv := vaulttest.Start(t, vaulttest.Options{})
 		h := run(t, srv, dataDir, setup{})
-		h.logs.WaitFor(t, "keystore already holds keys", 30*time.Second)
-		if !strings.Contains(h.logs.String(), "move the keystore away") {
-			t.Fatalf("error gives no way out:\n%s", h.logs.String())
+		h.Wait("failure", 30*time.Second, failedWith("keystore already holds keys"))
+		if !strings.Contains(h.Logs.String(), "move the keystore away") {
+			t.Fatalf("error gives no way out:\n%s", h.Logs.String())
 		}
 		if srv.Health().Initialized {
 			t.Fatal("vault-init initialized a Vault while holding another's keys")
 		}
-		if !h.running() {
+		if !h.Running() {
 			t.Fatal("vault-init exited")
 		}
 	})
@@ -234,8 +232,8 @@ func TestKeysOfAnotherVault(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := run(t, srv, dataDir, setup{})
-		h.knows((&keystoreOf{resp}).data())
-		h.logs.WaitFor(t, "unseal key at index 2 was rejected", 30*time.Second)
+		h.Knows((&keystoreOf{resp}).data())
+		h.Wait("failure", 30*time.Second, failedWith("unseal key at index 2 was rejected"))
 		if !srv.Health().Sealed {
 			t.Fatal("vault unsealed with foreign keys")
 		}
@@ -255,10 +253,10 @@ func TestInitializedElsewhereWithoutKeys(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	h := run(t, srv, dataDir, setup{})
-	h.knows((&keystoreOf{resp}).data())
-	h.logs.WaitFor(t, "it was initialized by someone else", 30*time.Second)
+	h.Knows((&keystoreOf{resp}).data())
+	h.Wait("failure", 30*time.Second, failedWith("it was initialized by someone else"))
 	time.Sleep(3 * interval) // a few more rounds: still running, still nothing written
-	if !h.running() {
+	if !h.Running() {
 		t.Fatal("vault-init exited")
 	}
 	if _, err := os.Stat(initJSON(dataDir)); !os.IsNotExist(err) {
@@ -272,10 +270,10 @@ func TestInitializedElsewhereWithoutKeys(t *testing.T) {
 	if _, err := srv.Client("").Sys().UnsealWithContext(context.Background(), resp.Keys[0]); err != nil {
 		t.Fatal(err)
 	}
-	h.stop()
+	h.Stop()
 	h2 := run(t, srv, dataDir, setup{token: resp.RootToken})
-	h2.knows((&keystoreOf{resp}).data())
-	h2.logs.WaitFor(t, readyLog, 30*time.Second)
+	h2.Knows((&keystoreOf{resp}).data())
+	h2.Wait("ready", 30*time.Second, isReady)
 	assertKVv2(t, srv.Client(resp.RootToken))
 }
 
@@ -286,25 +284,13 @@ func TestTLS(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{TLS: cert})
 	t.Run("no ca", func(t *testing.T) {
 		h := run(t, srv, t.TempDir(), setup{})
-		h.logs.WaitFor(t, "x509: certificate signed by unknown authority", 30*time.Second)
+		h.Logs.WaitFor(t, "x509: certificate signed by unknown authority", 30*time.Second)
 		if srv.Health().Initialized {
 			t.Fatal("vault was initialized over an unverified connection")
 		}
 	})
 	t.Run("ca cert", func(t *testing.T) {
 		h := run(t, srv, t.TempDir(), setup{tls: config.TLS{CACert: cert.CAFile}})
-		h.logs.WaitFor(t, readyLog, 60*time.Second)
+		h.Wait("ready", 60*time.Second, isReady)
 	})
-}
-
-// waitLines waits until the logs hold at least n lines with substr.
-func waitLines(t *testing.T, h *harness, substr string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for countLines(h.logs.String(), substr) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d lines with %s, want %d", countLines(h.logs.String(), substr), substr, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

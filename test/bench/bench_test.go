@@ -7,42 +7,26 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-
-	"github.com/aurora/vault-init/internal/config"
 	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaulttest"
-	"github.com/aurora/vault-init/internal/watch"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
-// startWatcher runs vault-init (in this process) over the nodes.
+// startWatcher runs vault-init (in this process) over the nodes, through
+// the watch tests' harness (quiet: info-level logs).
 func startWatcher(tb testing.TB, nodes []*vaulttest.Server, interval time.Duration) (dataDir string, stop func()) {
 	tb.Helper()
 	var addrs []string
-	var clients []*api.Client
 	for _, n := range nodes {
-		c, err := vaultclient.New(config.Config{}, n.Addr())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		addrs, clients = append(addrs, n.Addr()), append(clients, c)
+		addrs = append(addrs, n.Addr())
 	}
-	dataDir = tb.TempDir()
-	w := watch.New(watch.Options{Nodes: addrs, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: interval},
-		clients, keystore.New(dataDir), zap.NewNop(), io.Discard, io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	return dataDir, func() { cancel(); <-done }
+	w := watchtest.Start(tb, watchtest.Options{Nodes: addrs, Interval: interval, Quiet: true})
+	return w.DataDir, func() { w.Stop() }
 }
 
 // allUnsealed polls every node until all are initialized and unsealed.
