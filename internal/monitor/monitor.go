@@ -68,18 +68,18 @@ func (m *Metrics) Event(e events.Event) {
 	switch e.Kind {
 	case events.Checked:
 		answered := e.State != "unreachable" && e.State != "unknown" && e.State != ""
-		m.Checked(e.Node, answered, e.State != "uninitialized", e.State == "sealed" || e.State == "uninitialized", e.State == "active")
+		m.checked(e.Node, answered, e.State != "uninitialized", e.State == "sealed" || e.State == "uninitialized", e.State == "active")
 	case events.Unsealed:
-		m.Unsealed(e.Node)
+		m.unsealed(e.Node)
 	case events.Failed:
-		m.Error(e.Step)
+		m.failed(e.Step)
 	case events.SaveFailed:
-		m.SaveFailed()
+		m.saveFailed()
 	}
 }
 
-// Checked records one node's health check.
-func (m *Metrics) Checked(node string, answered, initialized, sealed, active bool) {
+// checked records one node's health check.
+func (m *Metrics) checked(node string, answered, initialized, sealed, active bool) {
 	if m == nil {
 		return
 	}
@@ -91,22 +91,22 @@ func (m *Metrics) Checked(node string, answered, initialized, sealed, active boo
 	}
 }
 
-// Unsealed counts an unseal of node.
-func (m *Metrics) Unsealed(node string) {
+// unsealed counts an unseal of node.
+func (m *Metrics) unsealed(node string) {
 	if m != nil {
 		m.unseals.WithLabelValues(node).Inc()
 	}
 }
 
-// Error counts an error of a kind.
-func (m *Metrics) Error(kind string) {
+// failed counts an error of a kind.
+func (m *Metrics) failed(kind string) {
 	if m != nil {
 		m.errors.WithLabelValues(kind).Inc()
 	}
 }
 
-// SaveFailed counts a failed keystore save.
-func (m *Metrics) SaveFailed() {
+// saveFailed counts a failed keystore save.
+func (m *Metrics) saveFailed() {
 	if m != nil {
 		m.saveFails.Inc()
 	}
