@@ -60,8 +60,8 @@ func TestBackupLargeRaftVault(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "vault.snap")
 	p := start(t, env, "backup", file)
-	if code := p.wait(t, 5*time.Minute); code != 0 || !strings.Contains(p.stdout.String(), "wrote a raft snapshot") {
-		t.Fatalf("backup: exit %d\n%s%s", code, p.stdout.String(), p.stderr.String())
+	if code, _ := p.Wait(5 * time.Minute); code != 0 || !strings.Contains(p.Stdout.String(), "wrote a raft snapshot") {
+		t.Fatalf("backup: exit %d\n%s%s", code, p.Stdout.String(), p.Stderr.String())
 	}
 	st, err := os.Stat(file)
 	if err != nil || st.Size() < bigSecrets*bigSecretSize || st.Mode().Perm() != 0o600 {
@@ -75,10 +75,10 @@ func TestBackupLargeRaftVault(t *testing.T) {
 	// `backup -` streams the same kind of snapshot to stdout, and reports
 	// on stderr, so that `docker exec ... > file` gets the snapshot alone.
 	p = start(t, env, "backup", "-")
-	if code := p.wait(t, 5*time.Minute); code != 0 || !strings.Contains(p.stderr.String(), "wrote a raft snapshot") {
-		t.Fatalf("backup -: exit %d\n%s", code, p.stderr.String())
+	if code, _ := p.Wait(5 * time.Minute); code != 0 || !strings.Contains(p.Stderr.String(), "wrote a raft snapshot") {
+		t.Fatalf("backup -: exit %d\n%s", code, p.Stderr.String())
 	}
-	checkSnapshot(t, []byte(p.stdout.String()), bigSecrets*bigSecretSize)
+	checkSnapshot(t, []byte(p.Stdout.String()), bigSecrets*bigSecretSize)
 
 	fresh := vaulttest.Cluster(t, 1, 1)[0]
 	restore(t, fresh, file)
@@ -175,11 +175,11 @@ func TestBackupThroughAStandby(t *testing.T) {
 	})
 	standbyFirst := []string{"VAULT_INIT_ADDRS=" + nodes[1].Addr() + "," + nodes[0].Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
 	p := start(t, standbyFirst, "backup", "-")
-	if code := p.wait(t, 2*time.Minute); code != 0 {
-		t.Fatalf("backup through a standby listed first: exit %d\n%s", code, p.stderr.String())
+	if code, _ := p.Wait(2 * time.Minute); code != 0 {
+		t.Fatalf("backup through a standby listed first: exit %d\n%s", code, p.Stderr.String())
 	}
-	if !strings.Contains(p.stderr.String(), nodes[0].Addr()) {
-		t.Fatalf("the snapshot did not come from the active node %s:\n%s", nodes[0].Addr(), p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), nodes[0].Addr()) {
+		t.Fatalf("the snapshot did not come from the active node %s:\n%s", nodes[0].Addr(), p.Stderr.String())
 	}
-	checkSnapshot(t, []byte(p.stdout.String()), 1)
+	checkSnapshot(t, []byte(p.Stdout.String()), 1)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
@@ -62,7 +63,7 @@ func TestDataDirNotOwned(t *testing.T) {
 			cred := &syscall.Credential{Uid: nonroot, Gid: nonroot, Groups: tc.groups}
 			env := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
 			p := startAs(t, cred, env)
-			p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+			p.WaitEvent(events.Ready, 60*time.Second)
 			if h := srv.Health(); !h.Initialized || h.Sealed {
 				t.Fatalf("vault: %+v", h)
 			}
@@ -80,8 +81,8 @@ func TestDataDirNotOwned(t *testing.T) {
 			// the same user or as root, find the same keystore.
 			for _, as := range []*syscall.Credential{cred, nil} {
 				sp := startAs(t, as, env, "status")
-				if code := sp.wait(t, 30*time.Second); code != 0 || !strings.Contains(sp.stdout.String(), "Keystore     "+ks.Path()+"\n") {
-					t.Fatalf("status as %v: exit %d\n%s%s", as, code, sp.stdout.String(), sp.stderr.String())
+				if code, _ := sp.Wait(30 * time.Second); code != 0 || !strings.Contains(sp.Stdout.String(), "Keystore     "+ks.Path()+"\n") {
+					t.Fatalf("status as %v: exit %d\n%s%s", as, code, sp.Stdout.String(), sp.Stderr.String())
 				}
 			}
 
@@ -127,8 +128,8 @@ func TestDataDirLegacyNotOwned(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startAs(t, &syscall.Credential{Uid: nonroot, Gid: nonroot}, []string{"VAULT_INIT_DATA_DIR=" + dataDir}, "pause")
-	code := p.wait(t, 30*time.Second)
-	errOut := p.stderr.String()
+	code, _ := p.Wait(30 * time.Second)
+	errOut := p.Stderr.String()
 	for _, want := range []string{"operation not permitted", "init.json", "give the directory to uid 65532", filepath.Join(dataDir, "vault-init")} {
 		if code != 1 || !strings.Contains(errOut, want) {
 			t.Fatalf("pause: exit %d, want 1 and %q in:\n%s", code, want, errOut)

@@ -7,14 +7,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -22,100 +23,35 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vault-init-bin-")
+	paths, remove, err := testkit.BuildAll(testkit.Plain)
 	if err != nil {
-		panic(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	// Other users must reach the binary (see TestReadOnlyDataDir).
-	os.Chmod(dir, 0o755)
-	binary = filepath.Join(dir, "vault-init")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		panic("build vault-init: " + err.Error())
-	}
+	binary = paths[0]
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
-// proc is one vault-init process.
-type proc struct {
-	cmd    *exec.Cmd
-	stdout *vaulttest.Buffer
-	stderr *vaulttest.Buffer
-	done   chan struct{}
-}
-
 // start runs vault-init with args and a clean environment plus env.
-func start(t *testing.T, env []string, args ...string) *proc {
+func start(t *testing.T, env []string, args ...string) *testkit.Proc {
 	t.Helper()
 	return startAs(t, nil, env, args...)
 }
 
 // startAs is start as the user cred (nil: the test's own user).
-func startAs(t *testing.T, cred *syscall.Credential, env []string, args ...string) *proc {
+func startAs(t *testing.T, cred *syscall.Credential, env []string, args ...string) *testkit.Proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{})}
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "VAULT_INIT_CHECK_INTERVAL=250ms", "VAULT_INIT_LOG_LEVEL=debug"}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if cred != nil {
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(timeout):
-		t.Fatalf("vault-init did not exit within %v; stderr:\n%s", timeout, p.stderr.String())
-	}
-	return -1
-}
-
-// stopPromise is how soon vault-init exits after SIGTERM or SIGINT. The
-// README promises 1 s; the margin is for a loaded machine, and a real
-// regression (5 s, say) still fails.
-const stopPromise = 3 * time.Second
-
-// stop sends sig and checks that vault-init exits 0 within the promise. It
-// waits longer than that, so that a slow exit fails on the promise, with
-// the time it took.
-func (p *proc) stop(t *testing.T, sig os.Signal, phase string) {
-	t.Helper()
-	start := time.Now()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	code := p.wait(t, 30*time.Second)
-	took := time.Since(start)
-	t.Logf("figure: exited %v after signal %q %s (promise: 1s)", took.Round(time.Millisecond), sig, phase)
-	if code != 0 {
-		t.Fatalf("exit %d after signal %q %s, want 0; stderr:\n%s", code, sig, phase, p.stderr.String())
-	}
-	if took > stopPromise {
-		t.Fatalf("exited %v after signal %q %s: more than %v", took, sig, phase, stopPromise)
-	}
+	return testkit.Start(t, binary, testkit.Options{Args: args, Env: env, Cred: cred})
 }
 
 // runCmd runs vault-init to completion and returns exit code, stdout, stderr.
 func runCmd(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	p := start(t, env, args...)
-	code := p.wait(t, 30*time.Second)
-	return code, p.stdout.String(), p.stderr.String()
+	code, _ := p.Wait(30 * time.Second)
+	return code, p.Stdout.String(), p.Stderr.String()
 }
 
 func TestFirstStartThroughTheBinary(t *testing.T) {
@@ -129,15 +65,15 @@ func TestFirstStartThroughTheBinary(t *testing.T) {
 	}
 
 	p := start(t, env)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.stdout.WaitFor(t, "=====\n", 5*time.Second)
+	p.WaitEvent(events.Ready, 60*time.Second)
+	p.Stdout.WaitFor(t, "=====\n", 5*time.Second)
 	data, err := keystore.New(dataDir).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The operator's grep, over stdout and stderr together as docker logs 2>&1 gives them.
 	var hits []string
-	for _, l := range strings.Split(p.stdout.String()+p.stderr.String(), "\n") {
+	for _, l := range strings.Split(p.Stdout.String()+p.Stderr.String(), "\n") {
 		if strings.Contains(l, "Root Token:") {
 			hits = append(hits, l)
 		}
@@ -159,18 +95,18 @@ func TestFirstStartThroughTheBinary(t *testing.T) {
 		t.Fatalf("root-token: exit %d", code)
 	}
 
-	p.stop(t, syscall.SIGTERM, "while ready")
-	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
-	if !strings.HasPrefix(p.stdout.String(), "=====") || strings.Count(p.stdout.String(), "\n") != 5 {
-		t.Fatalf("stdout holds more than the banner:\n%s", p.stdout.String())
+	p.Stop(syscall.SIGTERM, "while ready")
+	vaulttest.AssertNoSecrets(t, "stderr", p.Stderr.String(), data)
+	if !strings.HasPrefix(p.Stdout.String(), "=====") || strings.Count(p.Stdout.String(), "\n") != 5 {
+		t.Fatalf("stdout holds more than the banner:\n%s", p.Stdout.String())
 	}
 }
 
 func TestSIGTERMWhileWaiting(t *testing.T) {
 	// Nothing listens: vault-init is in its wait-for-Vault backoff.
 	p := start(t, []string{"VAULT_ADDR=http://127.0.0.1:1", "VAULT_INIT_DATA_DIR=" + t.TempDir()})
-	p.stderr.WaitFor(t, "does not answer yet", 10*time.Second)
-	p.stop(t, syscall.SIGTERM, "while waiting for Vault")
+	p.WaitFor("does not answer yet", 10*time.Second)
+	p.Stop(syscall.SIGTERM, "while waiting for Vault")
 }
 
 func TestBadConfigExits2(t *testing.T) {
@@ -206,9 +142,9 @@ func TestReadOnlyDataDir(t *testing.T) {
 		nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
 	}
 	p := startAs(t, nobody, []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir})
-	p.stderr.WaitFor(t, "refusing to initialize", 30*time.Second)
-	if !strings.Contains(p.stderr.String(), "is not writable") || !strings.Contains(p.stderr.String(), dataDir) {
-		t.Fatalf("the error does not say why:\n%s", p.stderr.String())
+	p.WaitFor("refusing to initialize", 30*time.Second)
+	if !strings.Contains(p.Stderr.String(), "is not writable") || !strings.Contains(p.Stderr.String(), dataDir) {
+		t.Fatalf("the error does not say why:\n%s", p.Stderr.String())
 	}
 	if srv.Health().Initialized {
 		t.Fatal("vault was initialized although the keys could not have been saved")
@@ -217,7 +153,7 @@ func TestReadOnlyDataDir(t *testing.T) {
 		t.Fatalf("init.json: %v", err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 		t.Fatal("vault-init exited; it should keep running and retry")
 	default:
 	}
@@ -231,20 +167,20 @@ func TestTLSThroughTheEnvironment(t *testing.T) {
 	base := []string{"VAULT_ADDR=" + srv.Addr()}
 
 	p := start(t, append(base, "VAULT_INIT_DATA_DIR="+t.TempDir()))
-	p.stderr.WaitFor(t, "x509: certificate signed by unknown authority", 30*time.Second)
+	p.WaitFor("x509: certificate signed by unknown authority", 30*time.Second)
 	if srv.Health().Initialized {
 		t.Fatal("vault was initialized over an unverified connection")
 	}
-	p.stop(t, syscall.SIGTERM, "while refusing an unverified certificate")
+	p.Stop(syscall.SIGTERM, "while refusing an unverified certificate")
 
 	dataDir := t.TempDir()
 	p = start(t, append(base, "VAULT_INIT_DATA_DIR="+dataDir, "VAULT_CACERT="+cert.CAFile))
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	p.WaitEvent(events.Ready, 60*time.Second)
 	data, err := keystore.New(dataDir).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
+	vaulttest.AssertNoSecrets(t, "stderr", p.Stderr.String(), data)
 }
 
 // TestPauseResume: an operator seals Vault on purpose and pauses vault-init.
@@ -254,7 +190,7 @@ func TestPauseResume(t *testing.T) {
 	dataDir := t.TempDir()
 	env := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
 	p := start(t, env)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	p.WaitEvent(events.Ready, 60*time.Second)
 	data, err := keystore.New(dataDir).Load()
 	if err != nil {
 		t.Fatal(err)
@@ -265,11 +201,11 @@ func TestPauseResume(t *testing.T) {
 	if err := srv.Client(data.RootToken).Sys().Seal(); err != nil {
 		t.Fatal(err)
 	}
-	p.stderr.WaitFor(t, "paused: vault-init does not initialize or unseal", 10*time.Second)
+	p.WaitFor("paused: vault-init does not initialize or unseal", 10*time.Second)
 	// Restarted while paused: still paused.
-	p.stop(t, syscall.SIGTERM, "while paused")
+	p.Stop(syscall.SIGTERM, "while paused")
 	p = start(t, env)
-	p.stderr.WaitFor(t, `"reason": "incident 42"`, 10*time.Second)
+	p.WaitFor(`"reason": "incident 42"`, 10*time.Second)
 	time.Sleep(time.Second) // four check intervals
 	if !srv.Health().Sealed {
 		t.Fatal("vault-init unsealed a Vault that an operator sealed and paused")
@@ -281,8 +217,8 @@ func TestPauseResume(t *testing.T) {
 		t.Fatalf("resume: exit %d", code)
 	}
 	srv.WaitFor("unseal after resume", 10*time.Second, vaulttest.Unsealed)
-	p.stderr.WaitFor(t, "resumed: vault-init unseals Vault again", 5*time.Second)
-	vaulttest.AssertNoSecrets(t, "stderr", p.stderr.String(), data)
+	p.WaitFor("resumed: vault-init unseals Vault again", 5*time.Second)
+	vaulttest.AssertNoSecrets(t, "stderr", p.Stderr.String(), data)
 }
 
 // TestOnce: --once initializes, unseals, configures, prints the banner, and
@@ -346,7 +282,7 @@ func TestMonitoring(t *testing.T) {
 	ln.Close()
 	dataDir := t.TempDir()
 	p := start(t, []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir, "VAULT_INIT_LISTEN=" + listen})
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	p.WaitEvent(events.Ready, 60*time.Second)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + listen + path)
 		if err != nil {

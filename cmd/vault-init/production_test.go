@@ -11,6 +11,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
@@ -52,8 +53,8 @@ func TestEncryptedKeystore(t *testing.T) {
 	env := append(base, "VAULT_INIT_AGE_IDENTITY_FILE="+idFile)
 
 	p := start(t, env)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.stop(t, os.Interrupt, "while ready, with an encrypted keystore")
+	p.WaitEvent(events.Ready, 60*time.Second)
+	p.Stop(os.Interrupt, "while ready, with an encrypted keystore")
 	data := loadAge(t, dataDir, recipient, idFile)
 	if _, err := os.Stat(filepath.Join(dataDir, keystore.FileName)); !os.IsNotExist(err) {
 		t.Fatalf("a plaintext init.json exists: %v", err)
@@ -75,26 +76,26 @@ func TestEncryptedKeystore(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := start(t, base)
-		p.stderr.WaitFor(t, "no identity to decrypt it is configured", 30*time.Second)
+		p.WaitFor("no identity to decrypt it is configured", 30*time.Second)
 		time.Sleep(time.Second)
 		if h := srv.Health(); !h.Sealed || !h.Initialized {
 			t.Fatalf("health without the identity: %+v", h)
 		}
-		if strings.Contains(p.stderr.String(), "initializing vault") {
+		if strings.Contains(p.Stderr.String(), "initializing vault") {
 			t.Fatal("vault-init tried to initialize")
 		}
 		if code, out, _ := runCmd(t, base, "status"); code != 1 || !strings.Contains(out, "unusable") {
 			t.Fatalf("status without the identity: exit %d\n%s", code, out)
 		}
-		p.stop(t, os.Interrupt, "while the keystore cannot be decrypted")
+		p.Stop(os.Interrupt, "while the keystore cannot be decrypted")
 		if !bytes.Equal(raw, mustRead(t, filepath.Join(dataDir, keystore.AgeFileName))) {
 			t.Fatal("the encrypted keystore changed")
 		}
-		vaulttest.AssertNoSecrets(t, "the logs", p.stdout.String()+p.stderr.String(), data)
+		vaulttest.AssertNoSecrets(t, "the logs", p.Stdout.String()+p.Stderr.String(), data)
 	})
 	t.Run("identity back: unsealed", func(t *testing.T) {
 		p := start(t, env)
-		p.stderr.WaitFor(t, "vault is ready", 30*time.Second)
+		p.WaitEvent(events.Ready, 30*time.Second)
 		if h := srv.Health(); h.Sealed {
 			t.Fatal("still sealed")
 		}
@@ -115,8 +116,8 @@ func TestPlaintextKeystoreMigration(t *testing.T) {
 	dataDir := t.TempDir()
 	plain := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir}
 	p := start(t, plain)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.stop(t, os.Interrupt, "while ready")
+	p.WaitEvent(events.Ready, 60*time.Second)
+	p.Stop(os.Interrupt, "while ready")
 	data, err := keystore.New(dataDir).Load()
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +132,8 @@ func TestPlaintextKeystoreMigration(t *testing.T) {
 	t.Run("recipient without identity: kept as plaintext, still unseals", func(t *testing.T) {
 		seal()
 		p := start(t, append(plain, "VAULT_INIT_AGE_RECIPIENT="+recipient))
-		p.stderr.WaitFor(t, "kept as plaintext", 30*time.Second)
-		p.stderr.WaitFor(t, "vault is ready", 30*time.Second)
+		p.WaitFor("kept as plaintext", 30*time.Second)
+		p.WaitEvent(events.Ready, 30*time.Second)
 		if _, err := os.Stat(filepath.Join(dataDir, keystore.AgeFileName)); !os.IsNotExist(err) {
 			t.Fatal("an encrypted copy was written without an identity")
 		}
@@ -140,8 +141,8 @@ func TestPlaintextKeystoreMigration(t *testing.T) {
 	t.Run("with identity: encrypted, plaintext removed", func(t *testing.T) {
 		seal()
 		p := start(t, append(plain, "VAULT_INIT_AGE_RECIPIENT="+recipient, "VAULT_INIT_AGE_IDENTITY_FILE="+idFile))
-		p.stderr.WaitFor(t, "encrypted the plaintext keystore with age", 30*time.Second)
-		p.stderr.WaitFor(t, "vault is ready", 30*time.Second)
+		p.WaitFor("encrypted the plaintext keystore with age", 30*time.Second)
+		p.WaitEvent(events.Ready, 30*time.Second)
 		if _, err := os.Stat(filepath.Join(dataDir, keystore.FileName)); !os.IsNotExist(err) {
 			t.Fatal("plaintext init.json survived")
 		}
@@ -152,7 +153,7 @@ func TestPlaintextKeystoreMigration(t *testing.T) {
 	t.Run("age turned off again: refused, not re-initialized", func(t *testing.T) {
 		seal()
 		p := start(t, plain)
-		p.stderr.WaitFor(t, "no identity to decrypt it is configured", 30*time.Second)
+		p.WaitFor("no identity to decrypt it is configured", 30*time.Second)
 		if srv.Health().Sealed != true {
 			t.Fatal("unsealed without the identity")
 		}
@@ -167,12 +168,12 @@ func TestAppTokenAndRevokedRootThroughTheBinary(t *testing.T) {
 	env := []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + dataDir,
 		"VAULT_INIT_APP_TOKEN=true", "VAULT_INIT_REVOKE_ROOT=true"}
 	p := start(t, env)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.stdout.WaitFor(t, "=====\n", 5*time.Second)
+	p.WaitEvent(events.Ready, 60*time.Second)
+	p.Stdout.WaitFor(t, "=====\n", 5*time.Second)
 	code, app, _ := runCmd(t, env, "app-token")
 	app = strings.TrimSpace(app)
-	if code != 0 || !strings.HasPrefix(app, "hvs.") || !strings.Contains(p.stdout.String(), "IMPORTANT: Set VAULT_TOKEN="+app+" in your .env file") {
-		t.Fatalf("app-token: exit %d; banner:\n%s", code, p.stdout.String())
+	if code != 0 || !strings.HasPrefix(app, "hvs.") || !strings.Contains(p.Stdout.String(), "IMPORTANT: Set VAULT_TOKEN="+app+" in your .env file") {
+		t.Fatalf("app-token: exit %d; banner:\n%s", code, p.Stdout.String())
 	}
 	if code, _, errOut := runCmd(t, env, "root-token"); code != 1 || !strings.Contains(errOut, "revoked after setup") {
 		t.Fatalf("root-token with the root revoked: exit %d: %s", code, errOut)
@@ -185,7 +186,7 @@ func TestAppTokenAndRevokedRootThroughTheBinary(t *testing.T) {
 	if code, _, _ := runCmd(t, env, "healthcheck"); code != 0 {
 		t.Fatalf("healthcheck: exit %d", code)
 	}
-	if strings.Contains(p.stderr.String(), app) {
+	if strings.Contains(p.Stderr.String(), app) {
 		t.Fatal("the logs hold the app token")
 	}
 }

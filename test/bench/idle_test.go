@@ -4,23 +4,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
 // buildRelease builds vault-init as the image does.
 func buildRelease(b *testing.B) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "vault-init")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../../cmd/vault-init")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin, err := testkit.Release.Build(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
 	}
 	return bin
 }
@@ -68,20 +66,14 @@ func BenchmarkIdleCost(b *testing.B) {
 	}
 
 	srv := vaulttest.Start(b, vaulttest.Options{})
-	out := &vaulttest.Buffer{}
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + b.TempDir()}
-	cmd.Stderr, cmd.Stdout = out, out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	out.WaitFor(b, "vault is ready", 60*time.Second)
+	// As a user runs it: the default check interval and log level.
+	p := testkit.Start(b, bin, testkit.Options{AsReleased: true, Env: []string{"VAULT_ADDR=" + srv.Addr(), "VAULT_INIT_DATA_DIR=" + b.TempDir()}})
+	p.WaitFor("vault is ready", 60*time.Second)
 	window := 60 * time.Second
 	if testing.Short() {
 		window = 10 * time.Second
 	}
-	pid := cmd.Process.Pid
+	pid := p.Pid()
 	t0, c0 := time.Now(), cpuTicks(b, pid)
 	time.Sleep(window)
 	c1, el := cpuTicks(b, pid), time.Since(t0)

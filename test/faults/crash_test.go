@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -26,28 +28,28 @@ func TestCrashAtEveryPhase(t *testing.T) {
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
 			srv := vaulttest.Start(t, vaulttest.Options{})
-			px := newProxy(t, srv.Addr())
+			px := testkit.NewProxy(t, srv.Addr())
 			dir := t.TempDir()
-			first := run(t, px.addr(), dir, "VAULT_INIT_FAULT="+point+":kill")
+			first := run(t, px.Addr(), dir, "VAULT_INIT_FAULT="+point+":kill")
 			first.marker(point, 60*time.Second)
-			if _, signaled := first.exited(10 * time.Second); !signaled {
+			if _, signaled := first.Wait(10 * time.Second); !signaled {
 				t.Fatal("vault-init was not killed at the fault point")
 			}
 			figures.count("fault runs", 1)
 
-			first.knows(px.initReplies()...) // the keys, even those the crash kept from the keystore
+			first.Knows(px.InitReplies()...) // the keys, even those the crash kept from the keystore
 			restart := time.Now()
-			second := run(t, px.addr(), dir)
-			second.knows(px.initReplies()...)
+			second := run(t, px.Addr(), dir)
+			second.Knows(px.InitReplies()...)
 			if point == "after-init-reply" {
 				// The keys died with the process, inside the measured window.
-				second.stderr.WaitFor(t, "it was initialized by someone else", 30*time.Second)
+				second.WaitFor("it was initialized by someone else", 30*time.Second)
 				if _, err := os.Stat(keystore.New(dir).Path()); !errors.Is(err, os.ErrNotExist) {
 					t.Fatalf("init.json after a crash before the save: %v", err)
 				}
 				lost(t, srv, dir, true)
 			} else {
-				second.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+				second.WaitEvent(events.Ready, 60*time.Second)
 				figures.add("recovery after a crash (restart to ready)", time.Since(restart))
 				if !srv.Health().Initialized || srv.Health().Sealed {
 					t.Fatal("vault not initialized and unsealed")
@@ -57,7 +59,7 @@ func TestCrashAtEveryPhase(t *testing.T) {
 			if n := countInits(px); n != 1 {
 				t.Fatalf("%d sys/init calls, want exactly 1", n)
 			}
-			if !second.running() {
+			if !second.Running() {
 				t.Fatal("the restarted vault-init exited")
 			}
 		})
@@ -86,31 +88,13 @@ func lost(t *testing.T, srv *vaulttest.Server, dir string, inWindow bool) {
 }
 
 // countInits counts the PUT requests to sys/init (GET only reads the status).
-func countInits(px *proxy) int {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	return px.puts["/v1/sys/init"]
-}
+func countInits(px *testkit.Proxy) int { return px.Count("PUT", "/v1/sys/init") }
 
-// stopPromise is how soon vault-init exits after SIGTERM. The README
-// promises 1 s; the margin is for a loaded machine, and a real regression
-// (5 s, say) still fails.
-const stopPromise = 3 * time.Second
-
-// assertStopped checks an exit after a SIGTERM sent at: code 0, within the
-// promise. It waits longer than that, so that a slow exit fails on the
-// promise, with the time it took.
+// assertStopped checks an exit after a SIGTERM sent at: code 0, within
+// testkit.StopPromise; and records the time it took.
 func assertStopped(t *testing.T, p *proc, at time.Time, phase string) {
 	t.Helper()
-	code, signaled := p.exited(30 * time.Second)
-	took := time.Since(at)
-	if signaled || code != 0 {
-		t.Fatalf("exit code %d (signaled %v) after SIGTERM %s, want 0", code, signaled, phase)
-	}
-	figures.add("exit after SIGTERM "+phase, took)
-	if took > stopPromise {
-		t.Fatalf("exited %v after SIGTERM %s: more than %v", took, phase, stopPromise)
-	}
+	figures.add("exit after SIGTERM "+phase, p.Stopped(at, phase))
 }
 
 // TestSIGTERMInEveryPhase stops vault-init with SIGTERM at each boundary. It
@@ -126,10 +110,10 @@ func TestSIGTERMInEveryPhase(t *testing.T) {
 			assertStopped(t, p, p.marker(point, 60*time.Second), "at "+point)
 			figures.count("fault runs", 1)
 			lost(t, srv, dir, false) // initialized means saved, even when stopped right after the reply
-			if strings.Contains(p.stderr.String(), "cannot proceed") {
-				t.Fatalf("a stop was logged as a failure:\n%s", p.stderr.String())
+			if strings.Contains(p.Stderr.String(), "cannot proceed") {
+				t.Fatalf("a stop was logged as a failure:\n%s", p.Stderr.String())
 			}
-			if point == "after-init-reply" && !strings.Contains(p.stderr.String(), "unseal keys and root token saved") {
+			if point == "after-init-reply" && !strings.Contains(p.Stderr.String(), "unseal keys and root token saved") {
 				t.Fatal("SIGTERM after the init reply lost the keys")
 			}
 		})
@@ -142,29 +126,27 @@ func TestSIGTERMInEveryPhase(t *testing.T) {
 func TestSIGTERMWhileRunning(t *testing.T) {
 	cases := []struct {
 		phase string
-		fault func(*proxy)
+		fault func(*testkit.Proxy)
 		wait  string // the log line that says vault-init is in the phase
 	}{
-		{"while ready", func(*proxy) {}, ""},
-		{"while Vault refuses connections", (*proxy).refuse, "vault does not answer yet"},
-		{"with a request held by a slow Vault", func(px *proxy) { px.mode.Store(slow) }, ""},
+		{"while ready", func(*testkit.Proxy) {}, ""},
+		{"while Vault refuses connections", (*testkit.Proxy).Refuse, "vault does not answer yet"},
+		{"with a request held by a slow Vault", func(px *testkit.Proxy) { px.SetMode(testkit.Slow) }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.phase, func(t *testing.T) {
 			_, px, p := ready(t)
 			tc.fault(px)
 			if tc.wait != "" {
-				p.stderr.WaitFor(t, tc.wait, 30*time.Second)
+				p.WaitFor(tc.wait, 30*time.Second)
 			}
-			for deadline := time.Now().Add(30 * time.Second); px.mode.Load() == slow && px.delays("") == 0; time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(30 * time.Second); px.Mode() == testkit.Slow && px.Delayed("") == 0; time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("no request reached the slow proxy within 30s")
 				}
 			}
 			at := time.Now()
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			p.Signal(syscall.SIGTERM)
 			assertStopped(t, p, at, tc.phase)
 			figures.count("fault runs", 1)
 		})

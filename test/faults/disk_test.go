@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -51,17 +53,17 @@ func TestDiskFull(t *testing.T) {
 	os.WriteFile(resume, nil, 0o600)
 	figures.count("fault runs", 1)
 
-	p.stderr.WaitFor(t, "could not save the unseal keys", 30*time.Second)
-	if !strings.Contains(p.stderr.String(), "no space left on device") {
+	p.WaitFor("could not save the unseal keys", 30*time.Second)
+	if !strings.Contains(p.Stderr.String(), "no space left on device") {
 		t.Fatal("the save error does not say the disk is full")
 	}
 	time.Sleep(time.Second) // a few more failed attempts, all with the keys held
-	if !p.running() {
+	if !p.Running() {
 		t.Fatal("vault-init gave up with the keys in memory")
 	}
 	freed := time.Now()
 	os.Remove(filler)
-	p.stderr.WaitFor(t, "vault is ready", 30*time.Second)
+	p.WaitEvent(events.Ready, 30*time.Second)
 	figures.add("recovery after the disk is freed (free to ready)", time.Since(freed))
 	d := loadKeys(t, dir)
 	if len(d.Keys) != 5 || srv.Health().Sealed {
@@ -84,12 +86,12 @@ func TestReadOnlyDataDir(t *testing.T) {
 	}
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	p := run(t, srv.Addr(), dir)
-	p.stderr.WaitFor(t, "refusing to initialize", 30*time.Second)
-	if !strings.Contains(p.stderr.String(), "read-only file system") {
+	p.WaitFor("refusing to initialize", 30*time.Second)
+	if !strings.Contains(p.Stderr.String(), "read-only file system") {
 		t.Fatalf("the error does not say why")
 	}
 	time.Sleep(time.Second)
-	if srv.Health().Initialized || !p.running() {
+	if srv.Health().Initialized || !p.Running() {
 		t.Fatal("vault initialized, or vault-init exited")
 	}
 	figures.count("fault runs", 1)
@@ -99,12 +101,12 @@ func TestReadOnlyDataDir(t *testing.T) {
 // so loudly, keeps unsealing from memory, and never initializes again.
 func TestKeystoreVanishes(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
-	px := newProxy(t, srv.Addr())
+	px := testkit.NewProxy(t, srv.Addr())
 	dir := t.TempDir()
-	p := run(t, px.addr(), dir)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	p := run(t, px.Addr(), dir)
+	p.WaitEvent(events.Ready, 60*time.Second)
 	d := loadKeys(t, dir)
-	p.knows(d)
+	p.Knows(d)
 	os.Remove(keystore.New(dir).Path())
 	if err := srv.Client(d.RootToken).Sys().Seal(); err != nil {
 		t.Fatal(err)
@@ -112,10 +114,10 @@ func TestKeystoreVanishes(t *testing.T) {
 	sealed := time.Now()
 	srv.WaitFor("unseal from memory", 30*time.Second, vaulttest.Unsealed)
 	figures.add("recovery after a seal with the keystore gone", time.Since(sealed))
-	p.stderr.WaitFor(t, "keystore has disappeared", 5*time.Second)
+	p.WaitFor("keystore has disappeared", 5*time.Second)
 	if n := countInits(px); n != 1 {
 		t.Fatalf("%d inits", n)
 	}
-	vaulttest.AssertNoSecrets(t, "logs", p.stderr.String(), d)
+	vaulttest.AssertNoSecrets(t, "logs", p.Stderr.String(), d)
 	figures.count("fault runs", 1)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
@@ -29,8 +30,8 @@ func TestSecretsStayPrivate(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dir := filepath.Join(t.TempDir(), "fresh")
 	p := run(t, srv.Addr(), dir)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.stdout.WaitFor(t, "Root Token: ", 5*time.Second) // the output exception is there to check
+	p.WaitEvent(events.Ready, 60*time.Second)
+	p.Stdout.WaitFor(t, "Root Token: ", 5*time.Second) // the output exception is there to check
 	d := loadKeys(t, dir)
 	keys := keystore.New(dir).Path()
 
@@ -46,11 +47,11 @@ func TestSecretsStayPrivate(t *testing.T) {
 			vaulttest.AssertNoSecrets(t, path+" (not the keystore)", readAll(t, path), d)
 		}
 	}
-	open := openFiles(t, p.cmd.Process.Pid)
+	open := openFiles(t, p.Pid())
 	for name, content := range open {
 		vaulttest.AssertNoSecrets(t, "a file vault-init holds open, "+name, content, d)
 	}
-	p.assertNoSecrets(t) // stdout and stderr; again at the end, with all the output
+	p.AssertNoSecrets() // stdout and stderr; again at the end, with all the output
 	t.Logf("checked %d files in the data dir, and the files vault-init holds open: %v", len(files), slices.Sorted(maps.Keys(open)))
 }
 

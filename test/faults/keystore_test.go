@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -22,9 +24,8 @@ func TestBadKeystore(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dir := t.TempDir()
 	p := run(t, srv.Addr(), dir)
-	p.stderr.WaitFor(t, "vault is ready", 60*time.Second)
-	p.cmd.Process.Kill()
-	<-p.done
+	p.WaitEvent(events.Ready, 60*time.Second)
+	p.Kill()
 	good, err := os.ReadFile(filepath.Join(dir, keystore.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestBadKeystore(t *testing.T) {
 	other := vaulttest.Start(t, vaulttest.Options{})
 	otherDir := t.TempDir()
 	op := run(t, other.Addr(), otherDir)
-	op.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+	op.WaitEvent(events.Ready, 60*time.Second)
 	foreign, _ := os.ReadFile(filepath.Join(otherDir, keystore.FileName))
 	future := bytes.Replace(good, []byte(`"version": 1`), []byte(`"version": 7`), 1)
 
@@ -54,17 +55,17 @@ func TestBadKeystore(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			px := newProxy(t, srv.Addr())
-			p := run(t, px.addr(), dir)
-			p.knows(d) // the keystore the scan would read is the broken one
-			p.stderr.WaitFor(t, tc.want, 30*time.Second)
-			if tc.name != "another vault's keys" && !strings.Contains(p.stderr.String(), path) {
+			px := testkit.NewProxy(t, srv.Addr())
+			p := run(t, px.Addr(), dir)
+			p.Knows(d) // the keystore the scan would read is the broken one
+			p.WaitFor(tc.want, 30*time.Second)
+			if tc.name != "another vault's keys" && !strings.Contains(p.Stderr.String(), path) {
 				t.Fatal("the error does not name the file")
 			}
 			watch := short(30*time.Second, 4*time.Second)
-			before, checksBefore := px.requests("/v1/sys/health")
+			before, checksBefore := px.Count("", ""), px.Count("", "/v1/sys/health")
 			time.Sleep(watch)
-			after, checksAfter := px.requests("/v1/sys/health")
+			after, checksAfter := px.Count("", ""), px.Count("", "/v1/sys/health")
 			figures.rate("requests per minute with a bad keystore", float64(after-before)/watch.Minutes())
 			// Each round starts with one health check, and rounds are spaced
 			// by a backoff that starts at 250 ms (200 ms with jitter) and
@@ -76,11 +77,10 @@ func TestBadKeystore(t *testing.T) {
 			if string(now) != tc.content {
 				t.Fatal("the keystore was overwritten")
 			}
-			if !srv.Health().Sealed || !p.running() {
+			if !srv.Health().Sealed || !p.Running() {
 				t.Fatal("vault unsealed, or vault-init exited")
 			}
-			p.cmd.Process.Kill()
-			<-p.done
+			p.Kill()
 			figures.count("fault runs", 1)
 		})
 	}
@@ -88,12 +88,12 @@ func TestBadKeystore(t *testing.T) {
 
 	t.Run("uninitialized vault and a garbled keystore", func(t *testing.T) {
 		fresh := vaulttest.Start(t, vaulttest.Options{})
-		px := newProxy(t, fresh.Addr())
+		px := testkit.NewProxy(t, fresh.Addr())
 		d := t.TempDir()
 		os.WriteFile(filepath.Join(d, keystore.FileName), []byte(`{"version":1,"keys":[`), 0o600)
-		p := run(t, px.addr(), d)
-		p.knows() // nothing was ever initialized: no secret to find
-		p.stderr.WaitFor(t, "refusing to initialize: keystore cannot be read", 30*time.Second)
+		p := run(t, px.Addr(), d)
+		p.Knows() // nothing was ever initialized: no secret to find
+		p.WaitFor("refusing to initialize: keystore cannot be read", 30*time.Second)
 		if countInits(px) != 0 || fresh.Health().Initialized {
 			t.Fatal("initialized over an unreadable keystore")
 		}
@@ -105,8 +105,8 @@ func TestBadKeystore(t *testing.T) {
 		os.Chmod(path, 0o644)
 		srv.Client(d.RootToken).Sys().Seal()
 		p := run(t, srv.Addr(), dir)
-		p.stderr.WaitFor(t, "the keystore is readable by others", 30*time.Second)
-		if !strings.Contains(p.stderr.String(), "chmod 600") {
+		p.WaitFor("the keystore is readable by others", 30*time.Second)
+		if !strings.Contains(p.Stderr.String(), "chmod 600") {
 			t.Fatal("the warning does not name the fix")
 		}
 		srv.WaitFor("unseal", 30*time.Second, vaulttest.Unsealed)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/k8stest"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -31,14 +32,14 @@ func TestKubernetesRaftCluster(t *testing.T) {
 	ns := k.NewNamespace(t)
 	env := sidecarEnv(t, k, ns)
 	nodes := vaulttest.Cluster(t, 3, 3)
-	var pxs []*proxy
+	var pxs []*testkit.Proxy
 	for _, n := range nodes {
-		pxs = append(pxs, newProxy(t, n.Addr()))
+		pxs = append(pxs, testkit.NewProxy(t, n.Addr()))
 	}
 	start := func() []*proc {
 		var procs []*proc
 		for i := range nodes {
-			procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), append(env, "VAULT_INIT_PEERS="+addrsOf(pxs))...))
+			procs = append(procs, run(t, pxs[i].Addr(), t.TempDir(), append(env, "VAULT_INIT_PEERS="+addrsOf(pxs))...))
 		}
 		return procs
 	}
@@ -46,7 +47,7 @@ func TestKubernetesRaftCluster(t *testing.T) {
 	allUnsealed(t, nodes, 120*time.Second)
 	for _, p := range procs {
 		for _, px := range pxs {
-			p.knows(px.initReplies()...)
+			p.Knows(px.InitReplies()...)
 		}
 	}
 	if n := totalInits(pxs); n != 1 {
@@ -65,7 +66,7 @@ func TestKubernetesRaftCluster(t *testing.T) {
 	// logs reach the cluster's log collector).
 	banners := 0
 	for _, p := range procs {
-		out := p.stdout.String()
+		out := p.Stdout.String()
 		if strings.Contains(out, data.RootToken) {
 			t.Fatalf("the root token is in a sidecar's stdout (its pod log):\n%s", out)
 		}
@@ -89,8 +90,7 @@ func TestKubernetesRaftCluster(t *testing.T) {
 	for range rounds {
 		// Kubernetes: every pod restarts, sidecars included.
 		for _, p := range procs {
-			p.cmd.Process.Kill()
-			<-p.done
+			p.Kill()
 		}
 		d := restartAll(t, nodes, start, &procs)
 		figures.add("full restart of 3 raft pods to all unsealed, kubernetes keystore (a sidecar each)", d)
@@ -98,8 +98,7 @@ func TestKubernetesRaftCluster(t *testing.T) {
 
 		// The file keystore: one vault-init over the three nodes.
 		for _, p := range procs {
-			p.cmd.Process.Kill()
-			<-p.done
+			p.Kill()
 		}
 		dir := t.TempDir()
 		if err := keystore.New(dir).Save(&data); err != nil {
@@ -107,13 +106,12 @@ func TestKubernetesRaftCluster(t *testing.T) {
 		}
 		var one []*proc
 		d = restartAll(t, nodes, func() []*proc {
-			return []*proc{run(t, pxs[0].addr(), dir, "VAULT_INIT_ADDRS="+addrsOf(pxs))}
+			return []*proc{run(t, pxs[0].Addr(), dir, "VAULT_INIT_ADDRS="+addrsOf(pxs))}
 		}, &one)
 		figures.add("full restart of 3 raft nodes to all unsealed, file keystore (one vault-init)", d)
 		fileTotal += d
 		for _, p := range one {
-			p.cmd.Process.Kill()
-			<-p.done
+			p.Kill()
 		}
 		procs = start()
 		allUnsealed(t, nodes, 120*time.Second)
@@ -149,10 +147,10 @@ func allUnsealed(t *testing.T, nodes []*vaulttest.Server, timeout time.Duration)
 	}
 }
 
-func addrsOf(pxs []*proxy) string {
+func addrsOf(pxs []*testkit.Proxy) string {
 	var a []string
 	for _, px := range pxs {
-		a = append(a, px.addr())
+		a = append(a, px.Addr())
 	}
 	return strings.Join(a, ",")
 }
@@ -172,19 +170,19 @@ func TestKubernetesSecretDeleted(t *testing.T) {
 	// retry_join names do not resolve yet, say), so it stays uninitialized
 	// as long as nobody initializes it.
 	newVault := vaulttest.Start(t, vaulttest.Options{})
-	var pxs []*proxy
+	var pxs []*testkit.Proxy
 	for _, n := range append(nodes, newVault) {
-		pxs = append(pxs, newProxy(t, n.Addr()))
+		pxs = append(pxs, testkit.NewProxy(t, n.Addr()))
 	}
 	env = append(env, "VAULT_INIT_PEERS="+addrsOf(pxs))
 	var procs []*proc
 	for i := range 3 {
-		procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), env...))
+		procs = append(procs, run(t, pxs[i].Addr(), t.TempDir(), env...))
 	}
 	allUnsealed(t, nodes[:3], 120*time.Second)
 	for _, p := range procs {
 		for _, px := range pxs {
-			p.knows(px.initReplies()...)
+			p.Knows(px.InitReplies()...)
 		}
 	}
 	if err := k.Core(t).Secrets(ns).Delete(t.Context(), keysSecret, metav1.DeleteOptions{}); err != nil {
@@ -193,18 +191,18 @@ func TestKubernetesSecretDeleted(t *testing.T) {
 	// A standby restarts: its sidecar unseals it with the keys in memory.
 	nodes[2].Stop()
 	nodes[2].Restart()
-	procs[2].stderr.WaitFor(t, "keystore has disappeared", 30*time.Second)
+	procs[2].WaitFor("keystore has disappeared", 30*time.Second)
 	nodes[2].WaitFor("unsealed from memory", 60*time.Second, vaulttest.Unsealed)
 
 	// A new pod's sidecar: no keys anywhere it can read.
-	fresh := run(t, pxs[3].addr(), t.TempDir(), env...)
+	fresh := run(t, pxs[3].Addr(), t.TempDir(), env...)
 	for _, px := range pxs {
-		fresh.knows(px.initReplies()...)
+		fresh.Knows(px.InitReplies()...)
 	}
 	// It decides within a few checks: it waits for its peers, or (the
 	// defect this guards against) initializes its own node.
 	deadline := time.Now().Add(30 * time.Second)
-	for out := ""; !strings.Contains(out, "a peer is initialized") && !strings.Contains(out, "vault initialized"); out = fresh.stderr.String() {
+	for out := ""; !strings.Contains(out, "a peer is initialized") && !strings.Contains(out, "vault initialized"); out = fresh.Stderr.String() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the new node's vault-init decided nothing within 30s:\n%s", out)
 		}

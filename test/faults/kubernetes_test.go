@@ -15,8 +15,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/k8stest"
 	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -47,7 +49,7 @@ func secretOf(t *testing.T, k *k8stest.Server, ns string) *corev1.Secret {
 	return s
 }
 
-func totalInits(pxs []*proxy) int {
+func totalInits(pxs []*testkit.Proxy) int {
 	n := 0
 	for _, px := range pxs {
 		n += countInits(px)
@@ -75,19 +77,19 @@ func TestKubernetesInitRace(t *testing.T) {
 				env = append(env, "VAULT_INIT_FAULT="+tc.point+":kill")
 			}
 			var srvs []*vaulttest.Server
-			var pxs []*proxy
+			var pxs []*testkit.Proxy
 			var procs []*proc
 			for range 3 {
 				srv := vaulttest.Start(t, vaulttest.Options{})
-				srvs, pxs = append(srvs, srv), append(pxs, newProxy(t, srv.Addr()))
+				srvs, pxs = append(srvs, srv), append(pxs, testkit.NewProxy(t, srv.Addr()))
 			}
 			for i := range srvs {
-				procs = append(procs, run(t, pxs[i].addr(), t.TempDir(), env...))
+				procs = append(procs, run(t, pxs[i].Addr(), t.TempDir(), env...))
 			}
 			knowAll := func() {
 				for _, p := range procs {
 					for _, px := range pxs {
-						p.knows(px.initReplies()...)
+						p.Knows(px.InitReplies()...)
 					}
 				}
 			}
@@ -106,7 +108,7 @@ func TestKubernetesInitRace(t *testing.T) {
 				return
 			}
 			winner := waitMarker(t, procs, tc.point, 60*time.Second)
-			if _, signaled := procs[winner].exited(10 * time.Second); !signaled {
+			if _, signaled := procs[winner].Wait(10 * time.Second); !signaled {
 				t.Fatal("the winner was not killed at the fault point")
 			}
 			time.Sleep(3 * time.Second) // the others' chances to init
@@ -119,13 +121,13 @@ func TestKubernetesInitRace(t *testing.T) {
 				t.Fatalf("%d sys/init calls after the winner's death, want %d", n, want)
 			}
 			s := secretOf(t, k, ns)
-			if s == nil || len(s.Data) != 0 || !strings.Contains(strings.Join(annotationValues(s), " "), pxs[winner].addr()) {
+			if s == nil || len(s.Data) != 0 || !strings.Contains(strings.Join(annotationValues(s), " "), pxs[winner].Addr()) {
 				t.Fatalf("the Secret should hold the dead winner's claim and no keys: %v", s)
 			}
 			// The winner's sidecar restarts (same pod, same Vault).
-			again := run(t, pxs[winner].addr(), t.TempDir(), sidecarEnv2(env)...)
+			again := run(t, pxs[winner].Addr(), t.TempDir(), sidecarEnv2(env)...)
 			if tc.point == "before-init" {
-				again.stderr.WaitFor(t, "vault is ready", 60*time.Second)
+				again.WaitEvent(events.Ready, 60*time.Second)
 				if n := totalInits(pxs); n != 1 {
 					t.Fatalf("%d sys/init calls after the restart, want exactly 1", n)
 				}
@@ -133,13 +135,13 @@ func TestKubernetesInitRace(t *testing.T) {
 					t.Fatal("no keys in the Secret after the restarted winner's init")
 				}
 				knowAll()
-				again.knows(pxs[winner].initReplies()...)
+				again.Knows(pxs[winner].InitReplies()...)
 				return
 			}
 			// Its Vault is initialized and the keys are lost: it says so
 			// and changes nothing.
-			again.knows(pxs[winner].initReplies()...)
-			again.stderr.WaitFor(t, "it was initialized by someone else", 30*time.Second)
+			again.Knows(pxs[winner].InitReplies()...)
+			again.WaitFor("it was initialized by someone else", 30*time.Second)
 			time.Sleep(2 * time.Second)
 			if n := totalInits(pxs); n != 1 {
 				t.Fatalf("%d sys/init calls, want exactly 1", n)
@@ -176,7 +178,7 @@ func waitAny(t *testing.T, procs []*proc, substr string, timeout time.Duration) 
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		for i, p := range procs {
-			if strings.Contains(p.stderr.String(), substr) {
+			if strings.Contains(p.Stderr.String(), substr) {
 				return i
 			}
 		}
@@ -222,14 +224,14 @@ func TestKubernetesAPIUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := vaulttest.Start(t, vaulttest.Options{})
-	px := newProxy(t, srv.Addr())
-	p := run(t, px.addr(), t.TempDir(), "VAULT_INIT_KEYSTORE=kubernetes", "VAULT_INIT_K8S_NAMESPACE=default", "KUBECONFIG="+dead)
-	p.stderr.WaitFor(t, "cannot be reached, to claim the init", 60*time.Second)
+	px := testkit.NewProxy(t, srv.Addr())
+	p := run(t, px.Addr(), t.TempDir(), "VAULT_INIT_KEYSTORE=kubernetes", "VAULT_INIT_K8S_NAMESPACE=default", "KUBECONFIG="+dead)
+	p.WaitFor("cannot be reached, to claim the init", 60*time.Second)
 	watch := short(30*time.Second, 5*time.Second)
-	_, checksBefore := px.requests("/v1/sys/health")
+	checksBefore := px.Count("", "/v1/sys/health")
 	connsBefore := conns.Load()
 	time.Sleep(watch)
-	_, checksAfter := px.requests("/v1/sys/health")
+	checksAfter := px.Count("", "/v1/sys/health")
 	figures.rate("API server connections per minute while it is unreachable", float64(conns.Load()-connsBefore)/watch.Minutes())
 	// One health check a round; rounds are spaced by a backoff that starts
 	// at 250 ms (200 ms with jitter) and grows to 5 s.
@@ -239,7 +241,7 @@ func TestKubernetesAPIUnreachable(t *testing.T) {
 	if n := countInits(px); n != 0 {
 		t.Fatalf("%d sys/init calls without a keystore to save to", n)
 	}
-	if srv.Health().Initialized || !p.running() {
+	if srv.Health().Initialized || !p.Running() {
 		t.Fatal("vault initialized, or vault-init exited")
 	}
 }

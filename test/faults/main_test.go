@@ -7,19 +7,16 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/testkit"
 )
 
 var (
@@ -28,25 +25,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vault-init-faults-")
+	paths, remove, err := testkit.BuildAll(testkit.FaultInject, testkit.Release)
 	if err != nil {
-		panic(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	os.Chmod(dir, 0o755)
-	binary, release = filepath.Join(dir, "vault-init-faults"), filepath.Join(dir, "vault-init")
-	for _, b := range [][]string{
-		{"build", "-tags", "faultinject", "-o", binary, "../../cmd/vault-init"},
-		{"build", "-trimpath", "-ldflags", "-s -w", "-o", release, "../../cmd/vault-init"},
-	} {
-		cmd := exec.Command("go", b...)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			panic("go " + strings.Join(b, " ") + ": " + err.Error())
-		}
-	}
+	binary, release = paths[0], paths[1]
 	code := m.Run()
 	figures.print()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -114,17 +101,12 @@ func (c *collector) print() {
 
 var windowRE = regexp.MustCompile(`"window": "([^"]+)"`)
 
-// proc is one vault-init process.
+// proc is one vault-init process of the faultinject build, with the data
+// dir it keeps its keys in.
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdout *vaulttest.Buffer
-	stderr *vaulttest.Buffer
-	done   chan struct{}
-	dir    string
-	// known are secrets the test named (see knows); knownGiven says it did.
-	known      []*keystore.InitData
-	knownGiven bool
+	*testkit.Proc
+	t   *testing.T
+	dir string
 }
 
 // run starts the faultinject build of vault-init against addr, keeping its
@@ -132,58 +114,33 @@ type proc struct {
 // when the test ends.
 func run(t *testing.T, addr, dir string, env ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, cmd: exec.Command(binary), stdout: &vaulttest.Buffer{}, stderr: &vaulttest.Buffer{}, done: make(chan struct{}), dir: dir}
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "VAULT_ADDR=" + addr, "VAULT_INIT_DATA_DIR=" + dir,
-		"VAULT_INIT_CHECK_INTERVAL=250ms", "VAULT_INIT_LOG_LEVEL=debug"}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
+	var p *proc
+	// Registered before Start's cleanup, so that it runs after it: once
+	// the process has exited.
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
+		if p == nil {
+			return
+		}
 		// The window in which the keys exist only in memory, as vault-init
 		// measured it from Vault's reply to the keys being durable and read back.
-		for _, m := range windowRE.FindAllStringSubmatch(p.stderr.String(), -1) {
+		for _, m := range windowRE.FindAllStringSubmatch(p.Stderr.String(), -1) {
 			if d, err := time.ParseDuration(m[1]); err == nil {
 				figures.add("window from init reply to keys durable and read back", d)
 			}
 		}
-		p.assertNoSecrets(t)
-		if t.Failed() {
-			t.Logf("vault-init stderr:\n%s", p.stderr.String())
-		}
 	})
+	p = &proc{Proc: testkit.Start(t, binary, testkit.Options{
+		Env:     append([]string{"VAULT_ADDR=" + addr, "VAULT_INIT_DATA_DIR=" + dir}, env...),
+		ScanDir: dir,
+	}), t: t, dir: dir}
 	return p
-}
-
-// exited waits for the process to end and returns how it ended.
-func (p *proc) exited(timeout time.Duration) (code int, signaled bool) {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		p.t.Fatalf("vault-init still running after %v", timeout)
-	}
-	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	return ws.ExitStatus(), ws.Signaled()
-}
-
-func (p *proc) running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
 }
 
 // marker waits for the FAULTINJECT line of point and returns when it was written.
 func (p *proc) marker(point string, timeout time.Duration) time.Time {
 	p.t.Helper()
-	p.stderr.WaitFor(p.t, "FAULTINJECT "+point+" ", timeout)
-	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+	p.WaitFor("FAULTINJECT "+point+" ", timeout)
+	sc := bufio.NewScanner(strings.NewReader(p.Stderr.String()))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) == 4 && f[0] == "FAULTINJECT" && f[1] == point {
@@ -194,8 +151,6 @@ func (p *proc) marker(point string, timeout time.Duration) time.Time {
 	p.t.Fatalf("no FAULTINJECT %s line", point)
 	return time.Time{}
 }
-
-func (p *proc) count(substr string) int { return strings.Count(p.stderr.String(), substr) }
 
 // loadKeys reads the keystore in dir or fails the test.
 func loadKeys(t *testing.T, dir string) *keystore.InitData {
