@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cenkalti "github.com/cenkalti/backoff/v4"
+	"k8s.io/utils/clock"
 )
 
 // Backoff hands out growing delays between Initial and Max. It never gives
@@ -47,22 +48,23 @@ func (b *Backoff) Reset() {
 // Sleep waits for d, or until ctx is done, whichever comes first. It returns
 // ctx.Err() when the context ended the wait and nil otherwise.
 func Sleep(ctx context.Context, d time.Duration) error {
-	_, err := SleepOrWake(ctx, d, nil)
+	_, err := SleepOrWake(ctx, clock.RealClock{}, d, nil)
 	return err
 }
 
-// SleepOrWake is Sleep that also ends when wake receives (a nil wake never
-// does); woken says so.
-func SleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
+// SleepOrWake is Sleep on clk (clock.RealClock{} for the real time; a fake
+// one in tests) that also ends when wake receives (a nil wake never does);
+// woken says so. A d of zero or less does not wait: it returns ctx.Err().
+func SleepOrWake(ctx context.Context, clk clock.Clock, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
 	if d <= 0 {
 		return false, ctx.Err()
 	}
-	t := time.NewTimer(d)
+	t := clk.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false, ctx.Err()
-	case <-t.C:
+	case <-t.C():
 		return false, nil
 	case <-wake:
 		return true, nil

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
+	testclock "k8s.io/utils/clock/testing"
 )
 
 func TestNextGrowsAndIsCapped(t *testing.T) {
@@ -60,13 +63,58 @@ func TestSleepHonoursContext(t *testing.T) {
 func TestSleepOrWake(t *testing.T) {
 	wake := make(chan struct{}, 1)
 	wake <- struct{}{}
-	if woken, err := SleepOrWake(context.Background(), time.Hour, wake); !woken || err != nil {
+	if woken, err := SleepOrWake(context.Background(), clock.RealClock{}, time.Hour, wake); !woken || err != nil {
 		t.Fatalf("a pending wake-up: woken %v, err %v", woken, err)
 	}
-	if woken, err := SleepOrWake(context.Background(), time.Millisecond, wake); woken || err != nil {
+	if woken, err := SleepOrWake(context.Background(), clock.RealClock{}, time.Millisecond, wake); woken || err != nil {
 		t.Fatalf("no wake-up: woken %v, err %v", woken, err)
 	}
-	if woken, err := SleepOrWake(context.Background(), time.Millisecond, nil); woken || err != nil {
+	if woken, err := SleepOrWake(context.Background(), clock.RealClock{}, time.Millisecond, nil); woken || err != nil {
 		t.Fatalf("nil wake: woken %v, err %v", woken, err)
+	}
+}
+
+// TestSleepOrWakeOnItsClock: the wait is timed by the clock it is given,
+// not the real one: it ends when the fake clock passes d, and not before.
+func TestSleepOrWakeOnItsClock(t *testing.T) {
+	clk := testclock.NewFakeClock(time.Now())
+	done := make(chan error, 1)
+	go func() {
+		_, err := SleepOrWake(context.Background(), clk, time.Hour, nil)
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !clk.HasWaiters(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("SleepOrWake does not wait on the clock it is given")
+		}
+	}
+	clk.Step(time.Hour - time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("returned %v before the fake clock reached the delay", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	clk.Step(time.Second)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("returned %v after its delay", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not return when the fake clock reached the delay")
+	}
+}
+
+// TestSleepOrWakeHonoursContext: a cancelled context ends the wait with
+// its error, not as a wake-up.
+func TestSleepOrWakeHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	clk := testclock.NewFakeClock(time.Now())
+	if woken, err := SleepOrWake(ctx, clk, time.Hour, make(chan struct{})); woken || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: woken %v, err %v", woken, err)
+	}
+	if woken, err := SleepOrWake(ctx, clk, 0, nil); woken || !errors.Is(err, context.Canceled) {
+		t.Fatalf("no delay on a cancelled context: woken %v, err %v", woken, err)
 	}
 }

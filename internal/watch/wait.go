@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/utils/clock"
+	"github.com/aurora/vault-init/internal/backoff"
 )
 
 // Every round ends in a wait of at least the check interval or the error
@@ -51,29 +51,10 @@ func (n *node) sleep(ctx context.Context, d time.Duration) error {
 	if wake == nil && n.state.Answered() && !n.woken {
 		wake, byLost = n.lost, true
 	}
-	woken, err := sleepOrWake(ctx, n.w.clock, d, wake)
+	woken, err := backoff.SleepOrWake(ctx, n.w.clock, d, wake)
 	if woken && byLost {
 		n.log.Debug("vault closed a connection; checking it now")
 	}
 	n.woken = woken && byLost
 	return err
-}
-
-// sleepOrWake waits for d on clk, or until ctx ends, or until wake
-// receives (a nil wake never does); woken says that wake ended it. It is
-// backoff.SleepOrWake on an injected clock.
-func sleepOrWake(ctx context.Context, clk clock.Clock, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
-	if d <= 0 {
-		return false, ctx.Err()
-	}
-	t := clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-t.C():
-		return false, nil
-	case <-wake:
-		return true, nil
-	}
 }
