@@ -158,7 +158,7 @@ func (n *node) transition(obs vaultstate.Observation) {
 		n.joining = 0
 	}
 	if obs.State == vaultstate.Unreachable && !n.w.keys.Holding() && n.w.opts.InitAddr == "" {
-		n.w.coord.forget(n.addr) // it went away before it could be initialized
+		n.w.coord.Forget(n.addr) // it went away before it could be initialized
 	}
 	n.observed, n.state = true, obs.State
 }

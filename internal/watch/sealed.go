@@ -31,7 +31,9 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		}
 		return n.w.opts.CheckInterval, nil
 	}
-	if !n.w.mayInitialize(ctx, n) {
+	may, peer := n.w.coord.MayInitialize(ctx, n.addr, n.log)
+	n.peerInitialized = peer
+	if !may {
 		if n.peerInitialized != "" {
 			// Initialized peers and no keys: the keystore is gone, or this
 			// node cannot read it. Joining needs the keys; a second
@@ -61,9 +63,9 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		return n.fail(fmt.Errorf("clone vault client: %w", err)), nil
 	}
 	ic.SetClientTimeout(InitTimeout)
-	n.w.coord.start()
+	n.w.coord.Start()
 	data, err := n.w.init.Initialize(ctx, ic.Sys())
-	n.w.coord.end()
+	n.w.coord.End()
 	switch {
 	case ctx.Err() != nil && err != nil && !errors.Is(err, initializer.ErrKeysUnsaved):
 		return 0, nil // stopping: the wait ends at once
@@ -115,7 +117,7 @@ func (n *node) claimedElsewhere(err error) time.Duration {
 }
 
 func (n *node) unseal(ctx context.Context) time.Duration {
-	if done := n.w.coord.underWay(); done != nil {
+	if done := n.w.coord.UnderWay(); done != nil {
 		// Another node is being initialized (its keys may be being saved,
 		// for as long as the disk is full): look again the moment that ends.
 		n.wake = done

@@ -12,62 +12,6 @@ import (
 
 // What the nodes' loops share. Each type guards itself.
 
-// initCoord is the init coordination: the node chosen to initialize, and
-// whether an init is under way.
-type initCoord struct {
-	mu     sync.Mutex
-	chosen string        // the node chosen to initialize ("" none yet)
-	done   chan struct{} // while a node's init is under way; closed when it ends
-}
-
-// choose makes first the chosen node unless one is chosen already, and
-// returns the chosen one; picked says that first was chosen now.
-func (c *initCoord) choose(first string) (chosen string, picked bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.chosen == "" && first != "" {
-		c.chosen, picked = first, true
-	}
-	return c.chosen, picked
-}
-
-// forget drops the choice if it is addr: it went away before it could be
-// initialized.
-func (c *initCoord) forget(addr string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.chosen == addr {
-		c.chosen = ""
-	}
-}
-
-// start records that an init begins; end, that it ended, which wakes the
-// nodes waiting for it.
-func (c *initCoord) start() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
-	}
-}
-
-func (c *initCoord) end() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done != nil {
-		close(c.done)
-		c.done = nil
-	}
-}
-
-// underWay returns, while an init is under way, a channel closed when it
-// ends; nil otherwise.
-func (c *initCoord) underWay() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.done
-}
-
 // logOnce remembers what is said once per run, or once per change.
 type logOnce struct {
 	paused   atomic.Bool // the pause mark was logged (and its end not yet)
@@ -112,7 +56,7 @@ func (w *Watcher) paused() bool {
 
 // sayAlreadyInitialized logs, once a run, that no banner will come.
 func (w *Watcher) sayAlreadyInitialized() {
-	if w.coord.underWay() != nil || w.said.toldInit.Swap(true) {
+	if w.coord.UnderWay() != nil || w.said.toldInit.Swap(true) {
 		return
 	}
 	show := "docker exec vault-init vault-init root-token"

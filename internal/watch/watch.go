@@ -8,10 +8,10 @@
 //
 // Who does what: watch.go is the Watcher and its options; node.go one
 // node's loop and its state changes; sealed.go the init and unseal of a
-// node; initnode.go the choice of the node to initialize and the waits for
-// nodes that join; wait.go how long each round waits; state.go what the
-// nodes share. The keys are held by keyring; what happens is reported as
-// events (internal/events).
+// node and the waits for nodes that join; wait.go how long each round
+// waits; state.go what the nodes share. The choice of the node to
+// initialize is coord's; the keys are held by keyring; what happens is
+// reported as events (internal/events).
 package watch
 
 import (
@@ -29,6 +29,7 @@ import (
 	"github.com/aurora/vault-init/internal/initializer"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/setup"
+	"github.com/aurora/vault-init/internal/watch/coord"
 	"github.com/aurora/vault-init/internal/watch/keyring"
 )
 
@@ -113,9 +114,9 @@ type Watcher struct {
 	setup  *setup.Setup
 	nodes  []*node
 
-	coord  initCoord  // which node is initialized, and whether it is under way
-	said   logOnce    // what is logged once per run
-	states nodeStates // each node's latest state, for Ready
+	coord  *coord.Coordinator // which node is initialized, and whether it is under way
+	said   logOnce            // what is logged once per run
+	states nodeStates         // each node's latest state, for Ready
 }
 
 // New returns a Watcher for the nodes in opts, one client each, in the same
@@ -131,7 +132,11 @@ func New(opts Options, clients []*api.Client, local *keystore.File, log *zap.Log
 		clk = clock.RealClock{}
 	}
 	em := &events.Emitter{Sink: opts.Events, Now: clk.Now}
-	w := &Watcher{opts: opts, local: local, log: log, clock: clk, events: em}
+	w := &Watcher{opts: opts, local: local, log: log, clock: clk, events: em,
+		coord: &coord.Coordinator{InitAddr: opts.InitAddr, Log: log}}
+	for _, p := range opts.Peers {
+		w.coord.Peers = append(w.coord.Peers, coord.Node{Addr: p.Address(), Health: p.Sys()})
+	}
 	w.keys = keyring.New(keys, local, log, em)
 	w.init = &initializer.Initializer{
 		Keys: keys, Log: log.Named("init"), VaultAddr: opts.Nodes[0], Holder: opts.Holder,
@@ -148,6 +153,7 @@ func New(opts Options, clients []*api.Client, local *keystore.File, log *zap.Log
 			nlog = log.With(zap.String("node", addr))
 		}
 		w.nodes = append(w.nodes, newNode(w, addr, clients[i], nlog))
+		w.coord.Nodes = append(w.coord.Nodes, coord.Node{Addr: addr, Health: clients[i].Sys()})
 	}
 	return w
 }
