@@ -17,6 +17,7 @@ import (
 	"github.com/aurora/vault-init/internal/unseal"
 	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaultstate"
+	"github.com/aurora/vault-init/internal/watch/failure"
 )
 
 // node watches one Vault node. Everything here belongs to one goroutine;
@@ -27,10 +28,10 @@ type node struct {
 	client   *api.Client
 	log      *zap.Logger
 	unsealer *unseal.Unsealer
-	reach    *backoff.Backoff // while the node does not answer
-	errs     *backoff.Backoff // after an action failed
-	lost     <-chan struct{}  // Vault closed a connection (vaultclient.ConnLost)
-	wake     <-chan struct{}  // ends the next wait early (another node's init ended)
+	reach    *backoff.Backoff  // while the node does not answer
+	errs     *failure.Reporter // what fails, and the backoff after an action failed
+	lost     <-chan struct{}   // Vault closed a connection (vaultclient.ConnLost)
+	wake     <-chan struct{}   // ends the next wait early (another node's init ended)
 
 	state        vaultstate.State
 	observed     bool // state holds a real observation
@@ -49,18 +50,17 @@ type node struct {
 	peerInitialized string
 	unsealUnseen    bool      // our last unseal has not been seen by a check yet
 	unsealedAt      time.Time // when the node was last seen unsealed, by a check or by our unseal
-	lastErr         string
-	lastErrAt       time.Time
 }
 
 func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node {
-	return &node{
+	n := &node{
 		w: w, addr: addr, client: client, log: log,
 		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
 		reach:    backoff.New(FirstRetry, min(w.opts.CheckInterval, MaxErrorRetry)),
-		errs:     backoff.New(FirstRetry, MaxErrorRetry),
 		lost:     vaultclient.ConnLost(client),
 	}
+	n.errs = &failure.Reporter{Log: log, Clock: w.clock, Emit: n.emit, Repeat: RepeatError, Backoff: backoff.New(FirstRetry, MaxErrorRetry)}
+	return n
 }
 
 // run loops until ctx ends, and then returns nil; or returns
@@ -173,7 +173,7 @@ func (n *node) step(ctx context.Context, obs vaultstate.Observation) (time.Durat
 		// A check that failed is retried as fast as an unreachable Vault:
 		// Vault coming back must be noticed within one check interval.
 		err := fmt.Errorf("check vault health: %w", obs.Err)
-		n.emitFailed("health", err, n.report(err))
+		n.errs.Failed("health", err)
 		return n.retryCheck(), nil
 	case vaultstate.Uninitialized, vaultstate.Sealed:
 		if n.w.paused() {
@@ -211,7 +211,7 @@ func (n *node) configure(ctx context.Context) time.Duration {
 	var busy *roottoken.BusyError
 	switch {
 	case errors.As(err, &busy):
-		n.report(err)
+		n.errs.Report(err)
 	case err != nil:
 		return n.fail(err)
 	}
@@ -228,42 +228,15 @@ func (n *node) setUp() {
 		n.ready = true
 	}
 	n.errs.Reset()
-	n.lastErr = ""
 }
 
-// fail reports err, counts it by the state it happened in, and returns
-// the next error backoff.
+// fail reports err as a failure of the step of the node's state, and
+// returns the next error backoff.
 func (n *node) fail(err error) time.Duration {
-	if errors.Is(err, context.Canceled) {
-		// Only vault-init's own stop cancels (request timeouts are
-		// deadlines): a stop is not a failure. The wait ends at once on a
-		// stop; a cancellation that is not one still waits.
-		n.log.Debug("stopping in the middle of a step", zap.Error(err))
-		return n.errs.Next()
-	}
 	kinds := map[vaultstate.State]string{vaultstate.Uninitialized: "init", vaultstate.Sealed: "unseal", vaultstate.Active: "mount"}
 	kind, ok := kinds[n.state]
 	if !ok {
 		kind = "other"
 	}
-	n.emitFailed(kind, err, n.report(err))
-	return n.errs.Next()
-}
-
-// emitFailed sends a Failed event for the action step.
-func (n *node) emitFailed(step string, err error, repeated bool) {
-	n.emit(events.Event{Kind: events.Failed, Step: step, Error: err.Error(), Repeated: repeated})
-}
-
-// report logs err: once while it stays the same, and again every
-// RepeatError. It says whether it logged err as a repeat ("still failing").
-func (n *node) report(err error) (repeated bool) {
-	msg := err.Error()
-	if msg != n.lastErr || n.w.clock.Since(n.lastErrAt) >= RepeatError {
-		n.log.Error("vault-init cannot proceed; retrying", zap.Error(err))
-		n.lastErr, n.lastErrAt = msg, n.w.clock.Now()
-		return false
-	}
-	n.log.Debug("still failing", zap.Error(err))
-	return true
+	return n.errs.Fail(kind, err)
 }

@@ -25,7 +25,7 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		// vault-init initialized the cluster this node joins.
 		n.waitingJoin++
 		if n.waitingJoin >= JoinPatience*3 {
-			n.report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
+			n.errs.Report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
 		} else {
 			n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
 		}
@@ -40,7 +40,7 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 			// cluster must never be made.
 			n.waitingJoin++
 			if n.waitingJoin >= JoinPatience*3 {
-				n.report(fmt.Errorf("peer %s is initialized, but the keystore %s holds no keys: this node cannot join it. "+
+				n.errs.Report(fmt.Errorf("peer %s is initialized, but the keystore %s holds no keys: this node cannot join it. "+
 					"Restore the keystore (the Secret) from a backup; vault-init never initializes a second cluster",
 					n.peerInitialized, n.w.keys.Path()))
 			}
@@ -110,7 +110,7 @@ func (n *node) claimedElsewhere(err error) time.Duration {
 		n.log.Debug("another vault-init is initializing the cluster; waiting for its keys", zap.Error(err))
 		return n.w.opts.CheckInterval
 	}
-	n.report(fmt.Errorf("%w. If it stays so, that vault-init was stopped before it saved the keys: when its Vault says it is initialized, "+
+	n.errs.Report(fmt.Errorf("%w. If it stays so, that vault-init was stopped before it saved the keys: when its Vault says it is initialized, "+
 		"the keys are lost, and that Vault must be wiped and initialized again; when no Vault of the cluster is initialized, "+
 		"remove the claim (see docs/kubernetes.md) and vault-init initializes", err))
 	return n.w.opts.CheckInterval
@@ -130,7 +130,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	submitted, err := n.unsealer.Unseal(ctx, data.Keys)
 	switch {
 	case errors.Is(err, unseal.ErrAutoUnseal):
-		n.report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
+		n.errs.Report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
 			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
 		return n.w.opts.CheckInterval
 	case errors.Is(err, unseal.ErrJoinPending):

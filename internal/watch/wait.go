@@ -29,7 +29,8 @@ func (n *node) retryCheck() time.Duration {
 // health check had just reported. Once is a race (someone else initialized
 // or unsealed it in between): the next check tells. Twice in a row, the
 // replies contradict each other, as behind a balancer over several Vaults:
-// that is reported (once, by report) and retried on the error backoff.
+// that is reported (once, by failure.Reporter) and retried on the error
+// backoff.
 func (n *node) disagreement(what string) time.Duration {
 	n.disagreed++
 	if n.disagreed == 1 {
