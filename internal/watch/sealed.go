@@ -89,7 +89,7 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	}
 	n.w.keys.Hold(data)
 	n.w.setup.Initialized()
-	n.w.said.toldInit.Store(true) // this run initialized: "already initialized" would be wrong
+	n.w.notes.Initialized()
 	n.log.Info("vault initialized")
 	n.emit(events.Event{Kind: events.Initialized})
 	if ctx.Err() != nil || len(data.Keys) == 0 {

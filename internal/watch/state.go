@@ -2,21 +2,11 @@ package watch
 
 import (
 	"sync"
-	"sync/atomic"
 
-	"go.uber.org/zap"
-
-	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
 // What the nodes' loops share. Each type guards itself.
-
-// logOnce remembers what is said once per run, or once per change.
-type logOnce struct {
-	paused   atomic.Bool // the pause mark was logged (and its end not yet)
-	toldInit atomic.Bool // "already initialized" was logged, or this run initialized
-}
 
 // nodeStates is each node's latest state (vaultstate.State by address),
 // for Ready.
@@ -33,35 +23,15 @@ func (s *nodeStates) allUnsealed(addrs []string) bool {
 }
 
 // paused reports whether the data dir carries the "sealed on purpose"
-// mark, logging it (and emitting Paused or Resumed) once per pause and once
-// at its end.
+// mark, which is said once per pause and once at its end (notice).
 func (w *Watcher) paused() bool {
-	p, err := w.local.Paused()
-	if w.said.paused.Swap(p != nil) == (p != nil) { // no news
-		return p != nil
-	}
-	if p == nil {
-		w.log.Info("resumed: vault-init unseals Vault again")
-		w.events.Emit(events.Event{Kind: events.Resumed})
-		return false
-	}
-	fields := []zap.Field{zap.Time("since", p.Since), zap.String("reason", p.Reason)}
-	if err != nil {
-		fields = append(fields, zap.Error(err))
-	}
-	w.log.Warn("paused: vault-init does not initialize or unseal Vault until `vault-init resume`", fields...)
-	w.events.Emit(events.Event{Kind: events.Paused})
-	return true
+	return w.notes.Paused(w.local.Paused())
 }
 
-// sayAlreadyInitialized logs, once a run, that no banner will come.
+// sayAlreadyInitialized logs, once a run, that no banner will come; not
+// while an init is under way, which may yet show one.
 func (w *Watcher) sayAlreadyInitialized() {
-	if w.coord.UnderWay() != nil || w.said.toldInit.Swap(true) {
-		return
+	if w.coord.UnderWay() == nil {
+		w.notes.AlreadyInitialized()
 	}
-	show := "docker exec vault-init vault-init root-token"
-	if w.opts.Pod != "" {
-		show = "kubectl exec " + w.opts.Pod + " -c vault-init -- vault-init root-token"
-	}
-	w.log.Info("vault was already initialized; no banner this time. Show the root token with: " + show)
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/aurora/vault-init/internal/setup"
 	"github.com/aurora/vault-init/internal/watch/coord"
 	"github.com/aurora/vault-init/internal/watch/keyring"
+	"github.com/aurora/vault-init/internal/watch/notice"
 )
 
 // Timing of the loop. A failed check is retried from FirstRetry, doubling up
@@ -115,7 +116,7 @@ type Watcher struct {
 	nodes  []*node
 
 	coord  *coord.Coordinator // which node is initialized, and whether it is under way
-	said   logOnce            // what is logged once per run
+	notes  *notice.Notices    // what is said once per run, or once per change
 	states nodeStates         // each node's latest state, for Ready
 }
 
@@ -133,7 +134,7 @@ func New(opts Options, clients []*api.Client, local *keystore.File, log *zap.Log
 	}
 	em := &events.Emitter{Sink: opts.Events, Now: clk.Now}
 	w := &Watcher{opts: opts, local: local, log: log, clock: clk, events: em,
-		coord: &coord.Coordinator{InitAddr: opts.InitAddr, Log: log}}
+		coord: &coord.Coordinator{InitAddr: opts.InitAddr, Log: log}, notes: &notice.Notices{Log: log, Emit: em.Emit, Pod: opts.Pod}}
 	for _, p := range opts.Peers {
 		w.coord.Peers = append(w.coord.Peers, coord.Node{Addr: p.Address(), Health: p.Sys()})
 	}
