@@ -18,6 +18,7 @@ import (
 	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaultstate"
 	"github.com/aurora/vault-init/internal/watch/failure"
+	"github.com/aurora/vault-init/internal/watch/join"
 )
 
 // node watches one Vault node. Everything here belongs to one goroutine;
@@ -30,6 +31,7 @@ type node struct {
 	unsealer *unseal.Unsealer
 	reach    *backoff.Backoff  // while the node does not answer
 	errs     *failure.Reporter // what fails, and the backoff after an action failed
+	join     join.Patience     // the waits for the node to join its cluster
 	lost     <-chan struct{}   // Vault closed a connection (vaultclient.ConnLost)
 	wake     <-chan struct{}   // ends the next wait early (another node's init ended)
 
@@ -39,15 +41,10 @@ type node struct {
 	configured   bool // set up since the node last became active
 	ready        bool // "ready" was logged for the current active period
 	woken        bool // the last wait was ended by a lost connection
-	joining      int  // unseal rounds in a row that ended in a pending Raft join
-	waitingJoin  int  // checks in a row that found the node uninitialized, waiting for its join
 	disagreed    int  // steps in a row that found Vault not in the state its health check said
 	// saidInitialized: Vault answered "already initialized" (sys/init, or
 	// sys/seal-status under the lock). No sys/init is sent to it again.
 	saidInitialized bool
-	// peerInitialized is the peer last found initialized while this node
-	// was not, with no keys at hand (a shared keystore): "" when none.
-	peerInitialized string
 	unsealUnseen    bool      // our last unseal has not been seen by a check yet
 	unsealedAt      time.Time // when the node was last seen unsealed, by a check or by our unseal
 }
@@ -58,6 +55,7 @@ func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node
 		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
 		reach:    backoff.New(FirstRetry, min(w.opts.CheckInterval, MaxErrorRetry)),
 		lost:     vaultclient.ConnLost(client),
+		join:     join.Patience{Rounds: JoinPatience},
 	}
 	n.errs = &failure.Reporter{Log: log, Clock: w.clock, Emit: n.emit, Repeat: RepeatError, Backoff: backoff.New(FirstRetry, MaxErrorRetry)}
 	return n
@@ -151,12 +149,7 @@ func (n *node) transition(obs vaultstate.Observation) {
 		// one would cost a generate-root a round with root revocation.
 		n.configured, n.ready = false, false
 	}
-	if obs.State != vaultstate.Uninitialized {
-		n.waitingJoin = 0
-	}
-	if obs.State.Unsealed() {
-		n.joining = 0
-	}
+	n.join.Observed(obs.State)
 	if obs.State == vaultstate.Unreachable && !n.w.keys.Holding() && n.w.opts.InitAddr == "" {
 		n.w.coord.Forget(n.addr) // it went away before it could be initialized
 	}

@@ -23,26 +23,20 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		// has reached the initialized leader. It is not a second Vault.
 		// With a shared keystore, keys there mean that another node's
 		// vault-init initialized the cluster this node joins.
-		n.waitingJoin++
-		if n.waitingJoin >= JoinPatience*3 {
-			n.errs.Report(fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", n.waitingJoin))
+		if err := n.join.NotJoined(); err != nil {
+			n.errs.Report(err)
 		} else {
 			n.log.Debug("node not initialized yet: waiting for it to join the cluster (raft retry_join)")
 		}
 		return n.w.opts.CheckInterval, nil
 	}
-	may, peer := n.w.coord.MayInitialize(ctx, n.addr, n.log)
-	n.peerInitialized = peer
-	if !may {
-		if n.peerInitialized != "" {
+	if may, peer := n.w.coord.MayInitialize(ctx, n.addr, n.log); !may {
+		if peer != "" {
 			// Initialized peers and no keys: the keystore is gone, or this
 			// node cannot read it. Joining needs the keys; a second
 			// cluster must never be made.
-			n.waitingJoin++
-			if n.waitingJoin >= JoinPatience*3 {
-				n.errs.Report(fmt.Errorf("peer %s is initialized, but the keystore %s holds no keys: this node cannot join it. "+
-					"Restore the keystore (the Secret) from a backup; vault-init never initializes a second cluster",
-					n.peerInitialized, n.w.keys.Path()))
+			if err := n.join.PeerWithoutKeys(peer, n.w.keys.Path()); err != nil {
+				n.errs.Report(err)
 			}
 			return n.w.opts.CheckInterval, nil
 		}
@@ -78,7 +72,14 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	case errors.Is(err, initializer.ErrKeysUnsaved):
 		return 0, err
 	case errors.Is(err, keystore.ErrClaimed):
-		return n.claimedElsewhere(err), nil
+		// Another vault-init initializes its own node, which this one then
+		// joins.
+		if rerr := n.join.Claimed(err); rerr != nil {
+			n.errs.Report(rerr)
+		} else {
+			n.log.Debug("another vault-init is initializing the cluster; waiting for its keys", zap.Error(err))
+		}
+		return n.w.opts.CheckInterval, nil
 	case errors.Is(err, initializer.ErrKeystoreHoldsKeys) && n.w.opts.Shared:
 		// Another node's vault-init saved its keys since the last look:
 		// this node joins that cluster.
@@ -100,22 +101,6 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	return n.unseal(ctx), nil
 }
 
-// claimedElsewhere waits while another vault-init holds the init claim of
-// a shared keystore: it initializes its own node, which this one then
-// joins. A claim that stays without keys is reported: its holder may have
-// been killed between its sys/init and the save.
-func (n *node) claimedElsewhere(err error) time.Duration {
-	n.waitingJoin++
-	if n.waitingJoin < JoinPatience*3 {
-		n.log.Debug("another vault-init is initializing the cluster; waiting for its keys", zap.Error(err))
-		return n.w.opts.CheckInterval
-	}
-	n.errs.Report(fmt.Errorf("%w. If it stays so, that vault-init was stopped before it saved the keys: when its Vault says it is initialized, "+
-		"the keys are lost, and that Vault must be wiped and initialized again; when no Vault of the cluster is initialized, "+
-		"remove the claim (see docs/kubernetes.md) and vault-init initializes", err))
-	return n.w.opts.CheckInterval
-}
-
 func (n *node) unseal(ctx context.Context) time.Duration {
 	if done := n.w.coord.UnderWay(); done != nil {
 		// Another node is being initialized (its keys may be being saved,
@@ -134,9 +119,8 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
 		return n.w.opts.CheckInterval
 	case errors.Is(err, unseal.ErrJoinPending):
-		n.joining++
-		if n.joining >= JoinPatience {
-			return n.fail(fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", n.joining))
+		if err := n.join.Pending(); err != nil {
+			return n.fail(err)
 		}
 		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
 		return n.w.opts.CheckInterval
@@ -155,7 +139,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		n.log.Debug("vault was unsealed already when the keys were about to go in")
 		return n.disagreement("sys/seal-status says it is unsealed")
 	}
-	n.joining = 0
+	n.join.Unsealed()
 	n.emit(events.Event{Kind: events.Unsealed})
 	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
 	// Not unsealedAt: only a check that sees it unsealed starts the fast

@@ -1,0 +1,96 @@
+// Package join is vault-init's patience with a node that is to join its
+// Raft cluster rather than be initialized: a follower says "not
+// initialized" until its retry_join reaches the initialized leader, and
+// stays sealed after the threshold key until it has joined. Waiting is
+// normal for a while; past the patience, each wait comes with an error
+// that says what is likely wrong, for the caller to report.
+//
+// A Patience belongs to one node's loop: it is not safe for concurrent use.
+package join
+
+import (
+	"fmt"
+
+	"github.com/aurora/vault-init/internal/vaultstate"
+)
+
+// Patience counts one node's rounds in a row spent waiting for its join.
+type Patience struct {
+	// Rounds is how many unseal rounds in a row may end with the join
+	// pending; a node may be found uninitialized for 3×Rounds checks.
+	Rounds int
+
+	checks int // checks in a row that found the node uninitialized, waiting for its join
+	rounds int // unseal rounds in a row that ended in a pending join
+}
+
+// checked counts a check that found the node uninitialized, and says
+// whether the patience with that has run out.
+func (p *Patience) checked() bool {
+	p.checks++
+	return p.checks >= p.Rounds*3
+}
+
+// NotJoined counts a check that found the node uninitialized while the
+// keystore holds keys (a Raft follower, or a node of a shared keystore
+// whose cluster another vault-init initialized). Past the patience it
+// returns the error to report; nil before.
+func (p *Patience) NotJoined() error {
+	if !p.checked() {
+		return nil
+	}
+	return fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", p.checks)
+}
+
+// PeerWithoutKeys counts a check that found the node uninitialized while
+// peer is initialized and the keystore at path holds no keys: the node
+// cannot join, and a second cluster must never be made. Past the patience
+// it returns the error to report; nil before.
+func (p *Patience) PeerWithoutKeys(peer, path string) error {
+	if !p.checked() {
+		return nil
+	}
+	return fmt.Errorf("peer %s is initialized, but the keystore %s holds no keys: this node cannot join it. "+
+		"Restore the keystore (the Secret) from a backup; vault-init never initializes a second cluster", peer, path)
+}
+
+// Claimed counts a check that found the node uninitialized while another
+// vault-init holds the init claim of a shared keystore (claim is that
+// error): it initializes its own node, which this one then joins. Past the
+// patience it returns the error to report, as its holder may have been
+// killed between its sys/init and the save; nil before.
+func (p *Patience) Claimed(claim error) error {
+	if !p.checked() {
+		return nil
+	}
+	return fmt.Errorf("%w. If it stays so, that vault-init was stopped before it saved the keys: when its Vault says it is initialized, "+
+		"the keys are lost, and that Vault must be wiped and initialized again; when no Vault of the cluster is initialized, "+
+		"remove the claim (see docs/kubernetes.md) and vault-init initializes", claim)
+}
+
+// Pending counts an unseal round that ended with the threshold key taken
+// and the node still sealed, joining. After Rounds such rounds in a row it
+// returns the error to report; nil before.
+func (p *Patience) Pending() error {
+	p.rounds++
+	if p.rounds < p.Rounds {
+		return nil
+	}
+	return fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", p.rounds)
+}
+
+// Observed starts the counts again when a check found the node past
+// them: initialized ends the checks, unsealed the unseal rounds.
+func (p *Patience) Observed(st vaultstate.State) {
+	if st != vaultstate.Uninitialized {
+		p.checks = 0
+	}
+	if st.Unsealed() {
+		p.Unsealed()
+	}
+}
+
+// Unsealed starts the unseal rounds again: an unseal went through.
+func (p *Patience) Unsealed() {
+	p.rounds = 0
+}
