@@ -49,7 +49,8 @@ type Options struct {
 	// BackoffMax.
 	BackoffInitial, BackoffMax time.Duration
 	// Grace is how long Run goes on delivering what is queued after its
-	// context ends (default 5s).
+	// context ends (default 1s: a stop stays prompt, and a live
+	// receiver takes milliseconds).
 	Grace time.Duration
 	// DropLogInterval is the least time between two logs of drops for one
 	// URL (default 1m).
@@ -74,7 +75,7 @@ func (o *Options) defaults() {
 	setDur(&o.Timeout, 10*time.Second)
 	setDur(&o.BackoffInitial, time.Second)
 	setDur(&o.BackoffMax, 30*time.Second)
-	setDur(&o.Grace, 5*time.Second)
+	setDur(&o.Grace, time.Second)
 	setDur(&o.DropLogInterval, time.Minute)
 	if o.Client == nil {
 		o.Client = &http.Client{}
