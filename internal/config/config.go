@@ -200,7 +200,7 @@ var Options = []Option{
 	{Key: KeyListen, Env: "VAULT_INIT_LISTEN", Kind: String, Usage: "host:port to serve /healthz, /readyz and Prometheus /metrics on (off by default)"},
 	{Key: KeyNotify, Env: "VAULT_INIT_NOTIFY", Kind: List, Secret: true,
 		Usage: "comma-separated URLs to notify of events (off by default): http:// or https:// webhooks, Slack's among them; secret, as a URL may carry a token: the env var keeps it out of ps",
-		Doc: "Each an http or https URL with a host; an empty element (a stray comma) is refused, and a problem names a URL by its position. See [notifications](operations.md#notifications)."},
+		Doc:   "Each an http or https URL with a host; an empty element (a stray comma) is refused, and a problem names a URL by its position. See [notifications](operations.md#notifications)."},
 	{Key: KeyAppToken, Env: "VAULT_INIT_APP_TOKEN", Kind: Bool, Default: "false", Usage: "issue the application a periodic token limited to kv-mount/kv-base-path, saved as <data-dir>/app-token",
 		Doc: "With the kubernetes keystore, in the keys Secret's `app-token`."},
 	{Key: KeyAppPolicy, Env: "VAULT_INIT_APP_POLICY", Kind: String, Default: "aurora-app", Usage: "name of the application's policy"},
