@@ -7,58 +7,26 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
-	"github.com/aurora/vault-init/internal/config"
-	"github.com/aurora/vault-init/internal/keystore"
-	"github.com/aurora/vault-init/internal/vaultclient"
+	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/vaulttest"
-	"github.com/aurora/vault-init/internal/watch"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 // readyAt runs vault-init in this process against srv and returns how long
-// after start it logged "vault is ready".
+// after start it was ready (the Ready event, sent with "vault is ready").
+// It is stopped before it returns.
 func readyAt(b *testing.B, srv *vaulttest.Server) time.Duration {
 	b.Helper()
-	c, err := vaultclient.New(config.Config{}, srv.Addr())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ready := make(chan struct{})
-	var once sync.Once
-	hook := zap.Hooks(func(e zapcore.Entry) error {
-		if e.Message == "vault is ready" {
-			once.Do(func() { close(ready) })
-		}
-		return nil
-	})
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(discard{}), zapcore.InfoLevel)
-	log := zap.New(core, hook)
-	w := watch.New(watch.Options{Nodes: []string{srv.Addr()}, KVMount: "aurora", SecretShares: 5, SecretThreshold: 3,
-		RecoveryShares: 5, RecoveryThreshold: 3, CheckInterval: time.Second},
-		[]*api.Client{c}, keystore.New(b.TempDir()), log, discard{}, discard{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	start := time.Now()
-	go w.Run(ctx)
-	select {
-	case <-ready:
-		return time.Since(start)
-	case <-time.After(60 * time.Second):
-		b.Fatal("vault-init not ready within 60s")
-	}
-	return 0
+	w := watchtest.Start(b, watchtest.Options{Nodes: []string{srv.Addr()}, Interval: time.Second, Quiet: true})
+	defer w.Stop()
+	e := w.Wait("ready", 60*time.Second, events.Is(events.Ready, ""))
+	return e.Time.Sub(w.Started)
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // reference makes the same essential calls back to back, with no checks
 // and no waiting: init, save the reply durably, unseal, mount. It is the

@@ -60,6 +60,7 @@ type Watcher struct {
 	Out     *vaulttest.Buffer // stdout: the banner
 	ErrOut  *vaulttest.Buffer // stderr: the emergency block
 	Events  *events.Recorder  // every event
+	Started time.Time         // when Run was started
 	cancel  context.CancelFunc
 	done    chan error
 	scan    Scan
@@ -100,6 +101,7 @@ func Start(t testing.TB, o Options) *Watcher {
 	}, clients, keystore.New(o.DataDir), log, out, h.ErrOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	h.Started = time.Now()
 	go func() { h.done <- h.Run(ctx) }()
 	t.Cleanup(func() {
 		h.Stop()
