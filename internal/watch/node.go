@@ -17,6 +17,7 @@ import (
 	"github.com/aurora/vault-init/internal/unseal"
 	"github.com/aurora/vault-init/internal/vaultclient"
 	"github.com/aurora/vault-init/internal/vaultstate"
+	"github.com/aurora/vault-init/internal/watch/disagree"
 	"github.com/aurora/vault-init/internal/watch/failure"
 	"github.com/aurora/vault-init/internal/watch/join"
 )
@@ -32,21 +33,18 @@ type node struct {
 	reach    *backoff.Backoff  // while the node does not answer
 	errs     *failure.Reporter // what fails, and the backoff after an action failed
 	join     join.Patience     // the waits for the node to join its cluster
+	replies  disagree.Replies  // replies that contradict each other
 	lost     <-chan struct{}   // Vault closed a connection (vaultclient.ConnLost)
 	wake     <-chan struct{}   // ends the next wait early (another node's init ended)
 
 	state        vaultstate.State
-	observed     bool // state holds a real observation
-	seenUnsealed bool // seen unsealed since last seen sealed (for Sealed)
-	configured   bool // set up since the node last became active
-	ready        bool // "ready" was logged for the current active period
-	woken        bool // the last wait was ended by a lost connection
-	disagreed    int  // steps in a row that found Vault not in the state its health check said
-	// saidInitialized: Vault answered "already initialized" (sys/init, or
-	// sys/seal-status under the lock). No sys/init is sent to it again.
-	saidInitialized bool
-	unsealUnseen    bool      // our last unseal has not been seen by a check yet
-	unsealedAt      time.Time // when the node was last seen unsealed, by a check or by our unseal
+	observed     bool      // state holds a real observation
+	seenUnsealed bool      // seen unsealed since last seen sealed (for Sealed)
+	configured   bool      // set up since the node last became active
+	ready        bool      // "ready" was logged for the current active period
+	woken        bool      // the last wait was ended by a lost connection
+	unsealUnseen bool      // our last unseal has not been seen by a check yet
+	unsealedAt   time.Time // when the node was last seen unsealed, by a check or by our unseal
 }
 
 func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node {
@@ -127,7 +125,7 @@ func (n *node) transition(obs vaultstate.Observation) {
 		n.emit(events.Event{Kind: events.Sealed, State: obs.State.String()})
 	}
 	if obs.State.Answered() {
-		n.disagreed = 0 // a failed check in between is no agreement
+		n.replies.Answered() // a failed check in between is no agreement
 	}
 	fields := []zap.Field{zap.Stringer("state", obs.State)}
 	if n.observed {

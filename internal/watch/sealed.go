@@ -43,12 +43,10 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 		n.log.Debug("node not initialized: another node is the one to initialize; this one joins it")
 		return n.w.opts.CheckInterval, nil
 	}
-	if n.saidInitialized {
+	if err := n.replies.Uninitialized(); err != nil {
 		// Vault said "initialized" once: another sys/init, behind a
 		// balancer, could reach another, empty Vault and make a second one.
-		return n.fail(errors.New("sys/health says vault is not initialized, but sys/seal-status or sys/init said it is: " +
-			"is VAULT_ADDR a load balancer over several Vaults, or a proxy that changes replies? " +
-			"vault-init sends no sys/init again in this run; restart it once the replies agree")), nil
+		return n.fail(err), nil
 	}
 	// The api client caps every request at its own timeout: sys/init gets
 	// a client of its own with the longer InitTimeout.
@@ -66,7 +64,7 @@ func (n *node) initialize(ctx context.Context) (time.Duration, error) {
 	case errors.Is(err, initializer.ErrAlreadyInitialized):
 		// Most often a race another vault-init won: the next check says
 		// "sealed". Whatever the next checks say, no sys/init follows.
-		n.saidInitialized = true
+		n.replies.SaidInitialized()
 		n.log.Warn("vault was initialized by someone else in the meantime")
 		return n.w.opts.CheckInterval, nil
 	case errors.Is(err, initializer.ErrKeysUnsaved):
@@ -137,7 +135,10 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		// finished): nothing to count. An address that balances over
 		// several Vaults could say "sealed" and "unsealed" in turn for ever.
 		n.log.Debug("vault was unsealed already when the keys were about to go in")
-		return n.disagreement("sys/seal-status says it is unsealed")
+		if err := n.replies.Step(n.state, "sys/seal-status says it is unsealed"); err != nil {
+			return n.fail(err)
+		}
+		return n.w.opts.CheckInterval
 	}
 	n.join.Unsealed()
 	n.emit(events.Event{Kind: events.Unsealed})

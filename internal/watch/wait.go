@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aurora/vault-init/internal/backoff"
@@ -23,21 +22,6 @@ func (n *node) retryCheck() time.Duration {
 		return FastPoll
 	}
 	return n.reach.Next()
-}
-
-// disagreement is the wait after a step found Vault not in the state its
-// health check had just reported. Once is a race (someone else initialized
-// or unsealed it in between): the next check tells. Twice in a row, the
-// replies contradict each other, as behind a balancer over several Vaults:
-// that is reported (once, by failure.Reporter) and retried on the error
-// backoff.
-func (n *node) disagreement(what string) time.Duration {
-	n.disagreed++
-	if n.disagreed == 1 {
-		return n.w.opts.CheckInterval
-	}
-	return n.fail(fmt.Errorf("sys/health says vault is %s, but %s: is VAULT_ADDR a load balancer over several Vaults, "+
-		"or a proxy that changes replies? vault-init acts once they agree", n.state, what))
 }
 
 // sleep waits for d, or until ctx ends, or until the wake a step set ends.

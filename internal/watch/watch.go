@@ -8,10 +8,12 @@
 //
 // Who does what: watch.go is the Watcher and its options; node.go one
 // node's loop and its state changes; sealed.go the init and unseal of a
-// node and the waits for nodes that join; wait.go how long each round
-// waits; state.go what the nodes share. The choice of the node to
-// initialize is coord's; the keys are held by keyring; what happens is
-// reported as events (internal/events).
+// node; wait.go how long each round waits; state.go what the nodes share.
+// The parts with a contract of their own are packages: coord chooses the
+// node to initialize; join is the patience with a node that joins its
+// cluster; disagree notices replies that contradict each other; failure
+// reports what fails; notice says what is said once; keyring holds the
+// keys. What happens is reported as events (internal/events).
 package watch
 
 import (
