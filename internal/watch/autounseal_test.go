@@ -3,16 +3,12 @@ package watch_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
@@ -46,40 +42,14 @@ func transitSeal(t *testing.T) string {
 `, ts.Addr(), resp.RootToken)
 }
 
-// counter is a reverse proxy that counts requests by path.
-type counter struct {
-	mu    sync.Mutex
-	paths map[string]int
-}
-
-func countingProxy(t *testing.T, target string) (*counter, string) {
-	u, _ := url.Parse(target)
-	c := &counter{paths: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		c.paths[r.URL.Path]++
-		c.mu.Unlock()
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return c, srv.URL
-}
-
-func (c *counter) count(path string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.paths[path]
-}
-
 // TestTransitAutoUnseal: a Vault whose seal is a second Vault's transit
 // engine. vault-init initializes it with recovery keys, stores them, prints
 // the banner, configures the mount, and never sends a key to sys/unseal.
 func TestTransitAutoUnseal(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{ExtraConfig: transitSeal(t)})
-	calls, addr := countingProxy(t, srv.Addr())
+	px := testkit.NewProxy(t, srv.Addr())
 	dataDir := t.TempDir()
-	h := runAt(t, addr, dataDir)
+	h := runAt(t, px.Addr(), dataDir)
 	h.Wait("ready", 60*time.Second, isReady)
 	h.Out.WaitFor(t, "Root Token:", 5*time.Second)
 
@@ -100,7 +70,7 @@ func TestTransitAutoUnseal(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Logs.WaitFor(t, "vault-init never submits recovery keys", 30*time.Second)
-	if n := calls.count("/v1/sys/unseal"); n != 0 {
+	if n := px.Count("", "/v1/sys/unseal"); n != 0 {
 		t.Fatalf("%d requests to sys/unseal on an auto-unseal Vault", n)
 	}
 	if !srv.Health().Sealed {
