@@ -49,6 +49,8 @@ type Options struct {
 	Out io.Writer
 	// Quiet logs at info level instead of debug (benchmarks).
 	Quiet bool
+	// Sink, when set, also receives every event (a notifier, say).
+	Sink events.Sink
 }
 
 // Watcher is a running watch.Watcher and what it wrote.
@@ -97,7 +99,7 @@ func Start(t testing.TB, o Options) *Watcher {
 	h.Watcher = watch.New(watch.Options{
 		Nodes: o.Nodes, KVMount: "aurora", FallbackToken: o.Token, CheckInterval: o.Interval,
 		SecretShares: o.Shares, SecretThreshold: o.Threshold, RecoveryShares: o.Shares, RecoveryThreshold: o.Threshold,
-		AuditFile: o.Audit, App: o.App, RevokeRoot: o.RevokeRoot, Clock: o.Clock, Events: h.Events,
+		AuditFile: o.Audit, App: o.App, RevokeRoot: o.RevokeRoot, Clock: o.Clock, Events: events.Multi(h.Events, o.Sink),
 	}, clients, keystore.New(o.DataDir), log, out, h.ErrOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
