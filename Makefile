@@ -111,6 +111,7 @@ prod-local: ## Build and start Vault and vault-init with Docker Compose, and wai
 	@echo 'Vault is initialized, unsealed, and the aurora KV v2 mount is in place.'
 	@echo 'Root token (first start only): docker logs $(VAULT_INIT_CONTAINER) 2>&1 | grep "Root Token:"'
 	@echo 'Shown again at any time:       docker exec $(VAULT_INIT_CONTAINER) vault-init root-token'
+	@echo 'Into .env, without copying:    make env-token'
 
 # The seed's step 3 without copy and paste. The token is never printed.
 .PHONY: env-token
