@@ -28,10 +28,20 @@ type receiver struct {
 	got    chan struct{} // receives after each body
 }
 
-func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
+func newReceiver(t *testing.T) (*receiver, *httptest.Server) { return newSlowReceiver(t, 0) }
+
+// newSlowReceiver answers each POST after delay, and keeps only the bodies
+// whose sender waited for the answer: a notification is delivered when
+// the receiver acknowledged it.
+func newSlowReceiver(t *testing.T, delay time.Duration) (*receiver, *httptest.Server) {
 	r := &receiver{got: make(chan struct{}, 1000)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			return // the sender went away (exited) before the answer
+		}
 		r.mu.Lock()
 		r.bodies = append(r.bodies, body)
 		r.mu.Unlock()
@@ -190,4 +200,56 @@ func TestDeadReceiverCostsNothing(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	p.Stop(syscall.SIGTERM, "with a hanging and a refusing receiver")
+}
+
+// TestOnceFlushesNotifications: with --once, vault-init exits as soon as
+// Vault is set up; the events of that run (initialized, unsealed, ready)
+// are still delivered (a receiver that takes 300 ms to answer acknowledged
+// them) before it exits.
+func TestOnceFlushesNotifications(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	rec, hook := newSlowReceiver(t, 300*time.Millisecond)
+	dataDir := t.TempDir()
+	p := testkit.Start(t, binary, testkit.Options{ScanDir: dataDir, Env: []string{"VAULT_ADDR=" + srv.Addr(),
+		"VAULT_INIT_DATA_DIR=" + dataDir, "VAULT_INIT_ONCE=true", "VAULT_INIT_NOTIFY=" + hook.URL + "/hook"}})
+	if code, _ := p.Wait(90 * time.Second); code != 0 {
+		t.Fatalf("--once exited %d, want 0", code)
+	}
+	// Everything is in by the exit: no waiting here.
+	seen := map[string]bool{}
+	for _, pl := range rec.payloads(t) {
+		for _, e := range pl.Events {
+			seen[e.Event] = true
+		}
+	}
+	for _, k := range []string{"initialized", "unsealed", "ready"} {
+		if !seen[k] {
+			t.Errorf("the %s event was not delivered before the exit; got: %s", k, rec.all())
+		}
+	}
+}
+
+// TestStopDuringInitStillNotifies: a stop that arrives while sys/init is
+// in flight lets the init finish and the keys be saved; the Initialized
+// event that follows is still delivered, because the notifications' grace
+// starts when the loop has ended, not at the stop signal.
+func TestStopDuringInitStillNotifies(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	px := testkit.NewProxy(t, srv.Addr())
+	px.SetMode(testkit.Slow) // every request held testkit.SlowDelay
+	rec, hook := newReceiver(t)
+	dataDir := t.TempDir()
+	p := testkit.Start(t, binary, testkit.Options{ScanDir: dataDir, Env: []string{"VAULT_ADDR=" + px.Addr(),
+		"VAULT_INIT_DATA_DIR=" + dataDir, "VAULT_INIT_NOTIFY=" + hook.URL + "/hook"}})
+	p.WaitFor("initializing vault", 60*time.Second)
+	p.Signal(syscall.SIGTERM)
+	if code, _ := p.Wait(60 * time.Second); code != 0 {
+		t.Fatalf("exit %d after a stop during sys/init, want 0", code)
+	}
+	if _, err := keystore.New(dataDir).Load(); err != nil {
+		t.Fatalf("the keys of the init in flight were not saved: %v", err)
+	}
+	if !strings.Contains(rec.all(), `"event":"initialized"`) {
+		t.Fatalf("the init that finished during the stop was not notified; got: %s\nlogs:\n%s", rec.all(), p.Stderr.String())
+	}
 }

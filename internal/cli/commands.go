@@ -86,8 +86,10 @@ func runWatch(ctx context.Context, s *settings, stdout, stderr io.Writer) error 
 		return failure(w.Run(ctx))
 	}
 	// The notifier outlives the loop by its bounded grace, so that what
-	// happened last (a --once run's events, a stop's) is still sent.
-	nctx, stopNotify := context.WithCancel(ctx)
+	// happened last (a --once run's events, an init that a stop let
+	// finish) is still sent: its grace starts when the loop has ended,
+	// not at the stop signal.
+	nctx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
 	delivered := make(chan struct{})
 	go func() {
 		notifier.Run(nctx)

@@ -28,6 +28,7 @@ type receiver struct {
 	raw      chan []byte
 	attempts atomic.Int64
 	status   func(attempt int64) int
+	header   http.Header // added to every answer (set before the first request)
 }
 
 func newReceiver(t *testing.T, status func(int64) int) *receiver {
@@ -51,6 +52,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	code := http.StatusOK
 	if r.status != nil {
 		code = r.status(n)
+	}
+	for k, v := range r.header {
+		w.Header()[k] = v
 	}
 	w.WriteHeader(code)
 	if code == http.StatusOK {

@@ -49,7 +49,12 @@ type webhook struct {
 }
 
 func newWebhook(u *url.URL, o *Options) sender {
-	return &webhook{url: u.String(), secret: secretParts(u), client: o.Client, agent: "vault-init/" + o.Version}
+	// Redirects are not followed: Go would send the webhook URL (its
+	// token) to the next host as the Referer, and turn a 301, 302 or 303
+	// into a GET without the body, which would count as delivered.
+	c := *o.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &webhook{url: u.String(), secret: secretParts(u), client: &c, agent: "vault-init/" + o.Version}
 }
 
 func (w *webhook) send(ctx context.Context, p *Payload) error {
@@ -77,6 +82,9 @@ func (w *webhook) send(ctx context.Context, p *Payload) error {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return &sendError{msg: "receiver answered " + strconv.Itoa(resp.StatusCode),
 			retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return &sendError{msg: "receiver answered " + strconv.Itoa(resp.StatusCode) +
+			" (a redirect: vault-init does not follow them; give the URL it redirects to)", permanent: true}
 	default:
 		return &sendError{msg: "receiver answered " + strconv.Itoa(resp.StatusCode), permanent: true}
 	}
