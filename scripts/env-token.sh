@@ -2,7 +2,8 @@
 # env-token.sh CONTAINER [ENV_FILE]: the seed's step 3 ("Add to .env") without
 # copy and paste (`make env-token`). It reads the application's token from
 # vault-init in CONTAINER (`vault-init app-token`), else the root token
-# (`vault-init root-token`) unless the container has VAULT_INIT_APP_TOKEN on,
+# (`vault-init root-token`) unless vault-init says the app token is on but not
+# issued yet (exit 4),
 # and sets VAULT_TOKEN=<token> in ENV_FILE (.env):
 #   - a VAULT_TOKEN= (or `export VAULT_TOKEN=`) line is replaced where it
 #     stands; with none, one is added at the end; every other line is kept,
@@ -29,19 +30,13 @@ die() { echo "env-token: $*" >&2; exit 1; }
 running=$(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null || true)
 [ "$running" = true ] || die "container $container is not running: start the stack first (make prod-local). $env_file left as it was."
 
-# VAULT_INIT_APP_TOKEN as the container has it (that one line of its env, no
-# other): when it is on, the app token is the one to write, and the root
-# token is no stand-in for it (VAULT_INIT_REVOKE_ROOT may revoke it soon).
-app_setting=$(docker inspect -f '{{range .Config.Env}}{{if eq (index (split . "=") 0) "VAULT_INIT_APP_TOKEN"}}{{println .}}{{end}}{{end}}' "$container" 2>/dev/null || true)
-case ${app_setting#VAULT_INIT_APP_TOKEN=} in
-1 | t | T | true | TRUE | True) app_wanted=true ;; # as strconv.ParseBool reads it
-*) app_wanted=false ;;
-esac
-
 # read_token KIND: `vault-init KIND-token` in the container; sets token, or
-# returns 1 with vault-init's error (never a token) in $scratch/KIND.err.
+# returns vault-init's exit code (1; 4 for an app token that is on but not
+# issued yet) with its error (never a token) in $scratch/KIND.err.
 read_token() {
-    token=$(docker exec "$container" vault-init "$1-token" 2>"$scratch/$1.err") || return 1
+    local code=0
+    token=$(docker exec "$container" vault-init "$1-token" 2>"$scratch/$1.err") || code=$?
+    [ "$code" -eq 0 ] || return "$code"
     # One line of token characters: nothing that could break a .env line.
     if [[ ! $token =~ ^[A-Za-z0-9._~+/=-]+$ ]]; then
         echo "vault-init $1-token printed no token (${#token} bytes of something else)" >"$scratch/$1.err"
@@ -53,14 +48,19 @@ read_token() {
 why() { tr '\n' ' ' <"$scratch/$1.err" | sed -e 's/^vault-init: //' -e 's/ *$//'; }
 
 token=
-if read_token app; then
+app_code=0
+read_token app || app_code=$?
+if [ "$app_code" -eq 0 ]; then
     kind=app
     note="the app token"
-elif [ "$app_wanted" = true ]; then
-    die "VAULT_INIT_APP_TOKEN is on, but there is no app token to read ($(why app)). vault-init issues it once Vault is set up (make logs): run make env-token again in a moment. $env_file left as it was."
+elif [ "$app_code" -eq 4 ]; then
+    # The app token is on (whether by env, flag or config file: vault-init
+    # says so) but not issued yet: the root token is no stand-in for it
+    # (VAULT_INIT_REVOKE_ROOT may revoke it soon).
+    die "VAULT_INIT_APP_TOKEN is on, but there is no app token to read yet ($(why app)). vault-init issues it once Vault is set up (make logs): run make env-token again in a moment. $env_file left as it was."
 elif read_token root; then
     kind=root
-    note="the root token (VAULT_INIT_APP_TOKEN is off)"
+    note="the root token (the app token is off)"
 else
     echo "env-token: no token to write; $env_file left as it was." >&2
     echo "  app token:  $(why app)" >&2
@@ -75,13 +75,18 @@ if [ -L "$target" ]; then
 fi
 dir=$(dirname -- "$target")
 mode=600
+group=
 if [ -e "$target" ]; then
     [ -f "$target" ] || die "$env_file is not a regular file"
     mode=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target") || die "cannot read the mode of $env_file"
+    group=$(stat -c %g -- "$target" 2>/dev/null || stat -f %g -- "$target") || group=
 fi
 
 tmp=$(mktemp "$dir/.env-token.XXXXXX") || die "cannot create a temp file in $dir"
 chmod "$mode" "$tmp"
+# The file's group too (best effort: only a group of the runner's), so that
+# a group that could read .env still can.
+[ -z "$group" ] || chgrp "$group" "$tmp" 2>/dev/null || true
 replaced=0
 {
     if [ -e "$target" ]; then
@@ -108,6 +113,9 @@ sync -- "$tmp" 2>/dev/null || true
 mv -f -- "$tmp" "$target"
 tmp=
 echo "VAULT_TOKEN in $env_file: $note from $container (mode $mode)."
+if [ $((8#$mode & 8#004)) -ne 0 ]; then
+    echo "Warning: $env_file is readable by every user (mode $mode), and it now holds a Vault token: chmod 600 $env_file" >&2
+fi
 if [ "$kind" = root ]; then
     echo "For production, give the application a limited token instead: VAULT_INIT_APP_TOKEN=true (docs/operations.md)."
 fi

@@ -23,6 +23,7 @@ const (
 	ExitFailure     = 1 // an error, or `status`/`healthcheck`: not ready
 	ExitUsage       = 2 // bad flags or configuration; Vault was not contacted
 	ExitKeysUnsaved = 3 // stopped before the keys could be saved; they were printed to stderr
+	ExitNotYet      = 4 // `app-token`: the app token is on, but not issued yet (ask again in a moment)
 )
 
 // Version is stamped in at build time with -ldflags "-X ...cli.Version=v1.2.3".

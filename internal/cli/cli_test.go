@@ -282,6 +282,44 @@ func TestVersionAndRootToken(t *testing.T) {
 	}
 }
 
+// TestAppTokenNotYet: with no app token saved, `app-token` exits 1 when the
+// app token is off, and 4 (not yet) when it is on, whichever way it is on
+// (env, flag, config file): make env-token then waits instead of writing
+// the root token in its place.
+func TestAppTokenNotYet(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(t.TempDir(), "vault-init.yaml")
+	if err := os.WriteFile(cfgFile, []byte("app-token: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want int
+	}{
+		{"off", "", nil, ExitFailure},
+		{"env", " true", nil, ExitNotYet},
+		{"flag", "", []string{"--app-token"}, ExitNotYet},
+		{"config file", "", []string{"--config", cfgFile}, ExitNotYet},
+	} {
+		t.Setenv("VAULT_INIT_APP_TOKEN", tc.env)
+		var errOut bytes.Buffer
+		args := append([]string{"app-token", "--data-dir", dir}, tc.args...)
+		if code := Run(context.Background(), args, &bytes.Buffer{}, &errOut); code != tc.want {
+			t.Errorf("%s: exit %d, want %d: %s", tc.name, code, tc.want, errOut.String())
+		}
+	}
+	if err := keystore.New(dir).SaveAppToken("hvs.app"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := Run(context.Background(), []string{"app-token", "--data-dir", dir}, &out, &bytes.Buffer{}); code != 0 || out.String() != "hvs.app\n" {
+		t.Fatalf("app-token: %d %q", code, out.String())
+	}
+}
+
 func TestHealthcheckUnreachable(t *testing.T) {
 	clearEnv(t)
 	srv := httptest.NewServer(http.NotFoundHandler())

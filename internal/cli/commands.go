@@ -174,6 +174,11 @@ func runAppToken(s *settings, stdout io.Writer) error {
 		return failure(err)
 	}
 	token, err := st.keys.LoadAppToken()
+	if errors.Is(err, keystore.ErrNotFound) && cfg.AppToken {
+		// Told apart from "off" (exit 1), so that `make env-token` waits
+		// for it instead of writing the root token in its place.
+		return &exitError{code: ExitNotYet, err: errors.New("VAULT_INIT_APP_TOKEN is on, but the app token is not issued yet: vault-init issues it once Vault is set up; ask again in a moment")}
+	}
 	if errors.Is(err, keystore.ErrNotFound) {
 		return failure(errors.New("no app token yet: run vault-init with VAULT_INIT_APP_TOKEN=true"))
 	}

@@ -23,13 +23,13 @@ const (
 // The commands env-token.sh may run besides docker. Each is a wrapper that
 // logs its argv, so that a token passed on a command line is caught; one
 // missing here makes the script fail with "command not found".
-var wrapped = []string{"mktemp", "rm", "tr", "sed", "readlink", "dirname", "stat", "chmod", "cmp", "sync", "mv"}
+var wrapped = []string{"mktemp", "rm", "tr", "sed", "readlink", "dirname", "stat", "chmod", "cmp", "sync", "mv", "chgrp"}
 
 // fakeDocker answers `docker inspect -f ... CONTAINER` with the file
-// running (or, for the template that picks VAULT_INIT_APP_TOKEN from
-// .Config.Env, the file env), and `docker exec CONTAINER vault-init KIND-token` with the file
-// KIND (or, without it, vault-init's error and exit 1, as the real commands
-// do). Any other container is "No such container".
+// running, and `docker exec CONTAINER vault-init KIND-token` with the file
+// KIND (or, without it, vault-init's error and the exit code in KIND.code,
+// 1 by default, as the real commands do: 4 is an app token that is on but
+// not issued yet). Any other container is "No such container".
 const fakeDocker = `#!/bin/sh
 dir=%q
 printf 'docker %%s\n' "$*" >>"$dir/argv.log"
@@ -37,10 +37,7 @@ case $1 in
 inspect)
     for c; do :; done
     [ "$c" = %q ] || { echo "Error: No such object: $c" >&2; exit 1; }
-    case $3 in
-    *Config.Env*) [ ! -f "$dir/env" ] || { IFS= read -r e <"$dir/env"; printf '%%s\n' "$e"; } ;;
-    *) IFS= read -r r <"$dir/running"; printf '%%s\n' "$r" ;;
-    esac ;;
+    IFS= read -r r <"$dir/running"; printf '%%s\n' "$r" ;;
 exec)
     [ "$2" = %q ] || { echo "Error response from daemon: No such container: $2" >&2; exit 1; }
     [ "$3 $4" = "vault-init app-token" ] || [ "$3 $4" = "vault-init root-token" ] || { echo "unexpected: $*" >&2; exit 2; }
@@ -48,7 +45,8 @@ exec)
     if [ -f "$dir/$kind" ]; then
         while IFS= read -r l || [ -n "$l" ]; do printf '%%s\n' "$l"; done <"$dir/$kind"
     elif [ -f "$dir/$kind.err" ]; then
-        IFS= read -r e <"$dir/$kind.err"; echo "vault-init: $e" >&2; exit 1
+        code=1; [ ! -f "$dir/$kind.code" ] || IFS= read -r code <"$dir/$kind.code"
+        IFS= read -r e <"$dir/$kind.err"; echo "vault-init: $e" >&2; exit "$code"
     else
         echo "vault-init: no $kind token here" >&2; exit 1
     fi ;;

@@ -68,10 +68,6 @@ func TestEnvTokenWrites(t *testing.T) {
 			want: "A=1\nVAULT_TOKEN=" + rootToken + "\n", kind: "root"},
 		{name: "root token when app-token prints no token", setup: func(f *fake) { f.set("app", "two words\nand a line") },
 			want: "VAULT_TOKEN=" + rootToken + "\n", kind: "root"},
-		{name: "root token with VAULT_INIT_APP_TOKEN=false", setup: func(f *fake) { noApp(f); f.set("env", "VAULT_INIT_APP_TOKEN=false") },
-			want: "VAULT_TOKEN=" + rootToken + "\n", kind: "root"},
-		{name: "app token with VAULT_INIT_APP_TOKEN=true", setup: func(f *fake) { f.set("env", "VAULT_INIT_APP_TOKEN=true") },
-			want: "VAULT_TOKEN=" + appToken + "\n", kind: "app"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,9 +124,9 @@ func TestEnvTokenFailsLeavingEnvAlone(t *testing.T) {
 		}},
 		{"container not running", func(f *fake) { f.set("app", appToken); f.set("root", rootToken); f.set("running", "false") }},
 		// The root token is no stand-in for an app token not issued yet.
-		{"VAULT_INIT_APP_TOKEN=true, no app token yet", func(f *fake) {
-			f.set("env", "VAULT_INIT_APP_TOKEN=true")
-			f.set("app.err", "no app token yet: run vault-init with VAULT_INIT_APP_TOKEN=true")
+		{"the app token on, not issued yet (exit 4)", func(f *fake) {
+			f.set("app.code", "4")
+			f.set("app.err", "VAULT_INIT_APP_TOKEN is on, but the app token is not issued yet")
 			f.set("root", rootToken)
 		}},
 		{"no token printed", func(f *fake) { f.set("app", "hvs.FAKETOKEN with space"); f.set("root", "") }},
@@ -283,3 +279,29 @@ func list(t *testing.T, dir string) []string {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestEnvTokenWarnsWorldReadable: a .env that every user may read keeps its
+// mode (the file is the operator's), but the script warns that it now
+// holds a token; a private one gets no warning.
+func TestEnvTokenWarnsWorldReadable(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o640, false}, {0o600, false}} {
+		f := newFake(t)
+		f.set("app", appToken)
+		env := filepath.Join(t.TempDir(), ".env")
+		f.write(env, "A=1\n", tc.mode)
+		if err := os.Chmod(env, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, errOut, err := f.run(env)
+		if err != nil {
+			t.Fatalf("%04o: %v\n%s", tc.mode, err, errOut)
+		}
+		if got := strings.Contains(errOut, "readable by every user") && strings.Contains(errOut, "chmod 600"); got != tc.warn {
+			t.Errorf("%04o: warned %v, want %v:\n%s", tc.mode, got, tc.warn, errOut)
+		}
+		checkEnv(t, env, "A=1\nVAULT_TOKEN="+appToken+"\n", tc.mode)
+	}
+}
