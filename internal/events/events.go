@@ -38,7 +38,9 @@ const (
 	Paused  Kind = "paused"
 	Resumed Kind = "resumed"
 	// StepDone and StepFailed: a setup step (Step names it: kv-mount,
-	// audit, app-token, revoke-root) ensured its thing, or failed to.
+	// audit, app-token, revoke-root) ensured its thing, or failed to
+	// (Repeated: the same failure as that node's last of the step, within
+	// a minute; a stop is no failure and sends none).
 	StepDone   Kind = "setup_step_done"
 	StepFailed Kind = "setup_step_failed"
 	// Ready: the node is unsealed and set up (logged once per active
@@ -68,7 +70,8 @@ type Event struct {
 	// Error is the failure's message, for Failed, StepFailed and
 	// SaveFailed.
 	Error string
-	// Repeated: a Failed event that repeats the node's last failure.
+	// Repeated: a Failed or StepFailed event that repeats the node's
+	// last failure (notifications skip it).
 	Repeated bool
 }
 
@@ -86,7 +89,9 @@ type Func func(Event)
 // Event calls f.
 func (f Func) Event(e Event) { f(e) }
 
-// Multi sends every event to each of sinks, in order; nil sinks are skipped.
+// Multi sends every event to each of sinks, in order; nil sinks are
+// skipped. A typed nil pointer in a Sink is not nil: pass only sinks that
+// exist (a nil *monitor.Metrics records nothing, others would panic).
 func Multi(sinks ...Sink) Sink {
 	var kept multi
 	for _, s := range sinks {
@@ -127,8 +132,8 @@ func (em *Emitter) Emit(e Event) {
 	em.Sink.Event(e)
 }
 
-// Recorder is a Sink that keeps every event, for tests and for `--once`
-// summaries. It is safe for concurrent use.
+// Recorder is a Sink that keeps every event, for tests. It is safe for
+// concurrent use.
 type Recorder struct {
 	mu     sync.Mutex
 	events []Event

@@ -36,6 +36,8 @@ func TestDeliversToEveryURL(t *testing.T) {
 	}
 }
 
+// TestSkipsCheckedAndRepeatedFailures: health checks and repeated failures
+// (of an action or of a setup step) are not notified.
 func TestSkipsCheckedAndRepeatedFailures(t *testing.T) {
 	r := newReceiver(t, nil)
 	n, _ := New([]string{r.URL}, quick())
@@ -43,6 +45,7 @@ func TestSkipsCheckedAndRepeatedFailures(t *testing.T) {
 	start(t, n)
 	n.Event(ev(events.Checked, "n"))
 	n.Event(events.Event{Kind: events.Failed, Node: "n", Step: "unseal", Error: "boom", Repeated: true, Time: t0})
+	n.Event(events.Event{Kind: events.StepFailed, Node: "n", Step: "audit", Error: "bang", Repeated: true, Time: t0})
 	n.Event(events.Event{Kind: events.Failed, Node: "n", Step: "unseal", Error: "boom", Time: t0})
 	p := r.next()
 	if len(p.Events) != 1 || p.Events[0].Event != "failed" || p.Events[0].Error != "boom" {
@@ -51,8 +54,15 @@ func TestSkipsCheckedAndRepeatedFailures(t *testing.T) {
 	if err := waitOutcome(t, out); err != nil {
 		t.Fatal(err)
 	}
-	if s := n.Stats(); s.Delivered != 1 {
-		t.Fatalf("stats %+v, want 1 delivered", s)
+	n.Event(events.Event{Kind: events.StepFailed, Node: "n", Step: "audit", Error: "bang", Time: t0})
+	if p := r.next(); len(p.Events) != 1 || p.Events[0].Event != "setup_step_failed" {
+		t.Fatalf("second POST %+v, want the step's first failure", p)
+	}
+	if err := waitOutcome(t, out); err != nil {
+		t.Fatal(err)
+	}
+	if s := n.Stats(); s.Delivered != 2 {
+		t.Fatalf("stats %+v, want 2 delivered", s)
 	}
 }
 

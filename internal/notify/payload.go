@@ -44,7 +44,7 @@ func sent(e events.Event) bool {
 	if e.Kind == events.Checked {
 		return false
 	}
-	return !(e.Kind == events.Failed && e.Repeated)
+	return !((e.Kind == events.Failed || e.Kind == events.StepFailed) && e.Repeated)
 }
 
 // newPayload builds the body of one batch.

@@ -9,7 +9,7 @@
 //   - app-token: the application's policy and its periodic token, kept in
 //     the keystore beside the keys (internal/apptoken), when configured;
 //   - revoke-root: with RevokeRoot, the admin token is revoked once the
-//     steps are done (admin.go, revoke.go).
+//     steps are done (admin.go).
 //
 // The admin token (admin.go) is the keystore's root token; or, when that
 // was revoked (or is to be), a short-lived root token generated from the

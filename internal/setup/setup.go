@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
@@ -78,6 +79,9 @@ type Setup struct {
 
 	generating sync.Mutex // held around a generate-root attempt: the nonce record is shared
 	progress   progress
+
+	mu       sync.Mutex
+	lastFail map[string]stepFailure // by node: the last StepFailed sent as news
 }
 
 // New returns a Setup. nonces records vault-init's own generate-root
@@ -150,13 +154,43 @@ func (s *Setup) finish(root string, ready func()) {
 	ready()
 }
 
-// emit sends a step's event.
+// RepeatFailure is how long a step's failure that stays the same is sent
+// as Repeated (notifications drop those), as the watch loop logs an
+// unchanged error again only every minute.
+const RepeatFailure = time.Minute
+
+// emit sends a step's event. A failure that is vault-init's own stop is
+// none, and is not sent; one that repeats the node's last failure of the
+// step within RepeatFailure is sent as Repeated.
 func (s *Setup) emit(kind events.Kind, n Node, name string, err error) {
 	e := events.Event{Kind: kind, Node: n.Addr, Step: name}
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
 		e.Error = err.Error()
 	}
+	s.mu.Lock()
+	last, ok := s.lastFail[n.Addr]
+	switch {
+	case kind == events.StepFailed && ok && last.step == name && last.msg == e.Error && s.clock.Since(last.at) < RepeatFailure:
+		e.Repeated = true
+	case kind == events.StepFailed:
+		if s.lastFail == nil {
+			s.lastFail = map[string]stepFailure{}
+		}
+		s.lastFail[n.Addr] = stepFailure{step: name, msg: e.Error, at: s.clock.Now()}
+	case kind == events.StepDone && ok && last.step == name:
+		delete(s.lastFail, n.Addr) // that step works again: its next failure is news
+	}
+	s.mu.Unlock()
 	s.opts.Events.Emit(e)
+}
+
+// stepFailure is a node's last failed step, for Repeated.
+type stepFailure struct {
+	step, msg string
+	at        time.Time
 }
 
 // Done reports whether setup succeeded once in this run, through any node.

@@ -172,3 +172,39 @@ func clientAt(t *testing.T, addr string) *api.Client {
 	c.SetToken("")
 	return c
 }
+
+// TestStepFailureRepeatsAndStops: the same step failing the same way again
+// is sent as Repeated (notifications drop it, so a step that keeps failing
+// is one notification, not one per retry); a failure that is vault-init's
+// own stop is not sent at all.
+func TestStepFailureRepeatsAndStops(t *testing.T) {
+	srv, local, _ := initialized(t)
+	node := setup.Node{Addr: srv.Addr(), Client: srv.Client(""), Log: zap.NewNop()}
+	rec := &events.Recorder{}
+	s, _ := newSetup(local, setup.Options{AuditFile: "/proc/no-such-dir/audit.log"}, rec)
+	for i := 0; i < 3; i++ {
+		if err := s.Run(context.Background(), node, func() {}); err == nil {
+			t.Fatal("setup succeeded with an audit device Vault cannot write")
+		}
+	}
+	var repeated []bool
+	for _, e := range rec.Events() {
+		if e.Kind == events.StepFailed {
+			repeated = append(repeated, e.Repeated)
+		}
+	}
+	if len(repeated) != 3 || repeated[0] || !repeated[1] || !repeated[2] {
+		t.Fatalf("StepFailed Repeated flags %v, want [false true true]", repeated)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a stop
+	rec2 := &events.Recorder{}
+	s2, _ := newSetup(local, setup.Options{}, rec2)
+	if err := s2.Run(ctx, node, func() {}); err == nil {
+		t.Fatal("setup succeeded on a cancelled context")
+	}
+	if n := rec2.Count(events.Is(events.StepFailed, "")); n != 0 {
+		t.Fatalf("%d StepFailed events for a stop, want none: %v", n, rec2.Events())
+	}
+}
