@@ -65,3 +65,39 @@ func TestJoinPatienceStartsAgainAfterAnAnswer(t *testing.T) {
 		t.Fatalf("%d Failed events for node a", n)
 	}
 }
+
+// TestDisagreementStartsAgainAfterAnAnswer: a check that says "sealed"
+// while sys/seal-status says "unsealed" is a race the first time and a
+// contradiction from the second in a row. A normal answer in between ends
+// the row: the disagreement after it is a first one again, not reported.
+func TestDisagreementStartsAgainAfterAnAnswer(t *testing.T) {
+	f := newFakeVault(map[string]reply{
+		health: {code: 299, body: healthSealed}, "GET /v1/sys/seal-status": {code: 200, body: sealUnsealed},
+	})
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	l := startFakeLoop(t, []string{srv.URL}, fakeKeys(t))
+	failed := func(e events.Event) bool { return e.Kind == events.Failed && e.Step == "unseal" }
+	for i, h := range []string{healthSealed, healthStandby, healthSealed} {
+		f.set(health, reply{code: 299, body: h})
+		if i > 0 {
+			l.round(t, 1)
+		}
+		l.settle(t, 1)
+		if n := f.count(health); n != i+1 {
+			t.Fatalf("%d checks, want %d", n, i+1)
+		}
+		if n := l.Events.Count(failed); n != 0 {
+			t.Fatalf("check %d: a disagreement reported, with a normal answer before it:\n%s", i+1, l.Logs.String())
+		}
+	}
+	if n := f.count("GET /v1/sys/seal-status"); n != 2 {
+		t.Fatalf("%d seal-status reads, want one per sealed check (2)", n)
+	}
+	// The second in a row is reported.
+	l.round(t, 1)
+	l.settle(t, 1)
+	if n := l.Events.Count(failed); n != 1 {
+		t.Fatalf("%d unseal failures after the second disagreement in a row, want 1:\n%s", n, l.Logs.String())
+	}
+}
