@@ -109,23 +109,39 @@ func TestJoinPatienceSealed(t *testing.T) {
 // initResponse is a fake sys/init reply: five made-up keys.
 const initResponse = `{"keys":["0a","0b","0c","0d","0e"],"keys_base64":["Cg==","Cw==","DA==","DQ==","Dg=="],"root_token":"hvs.fake-root"}`
 
-// TestInitNodeIsTheFirstThatAnswers: of two uninitialized nodes, the one
-// that answers is initialized; the other, down, is not asked.
+// TestInitNodeIsTheFirstThatAnswers: of three uninitialized nodes, the
+// first in order is down: the next, the first that answers, is
+// initialized; the one after it, which answers too, gets no sys/init.
 func TestInitNodeIsTheFirstThatAnswers(t *testing.T) {
 	a := newFakeVault(map[string]reply{health: {cut: true}})
-	b := newFakeVault(map[string]reply{
-		health: {code: 299, body: healthUninit}, "GET /v1/sys/seal-status": {code: 200, body: sealUninit},
-		"PUT /v1/sys/init": {code: 200, body: initResponse},
-	})
-	as, bs := httptest.NewServer(a), httptest.NewServer(b)
+	uninit := func() *fakeVault {
+		return newFakeVault(map[string]reply{
+			health: {code: 299, body: healthUninit}, "GET /v1/sys/seal-status": {code: 200, body: sealUninit},
+			"PUT /v1/sys/init": {code: 200, body: initResponse},
+		})
+	}
+	b, c := uninit(), uninit()
+	as, bs, cs := httptest.NewServer(a), httptest.NewServer(b), httptest.NewServer(c)
 	defer as.Close()
 	defer bs.Close()
-	l := startFakeLoop(t, []string{as.URL, bs.URL}, t.TempDir())
-	if _, ok := l.Events.Wait(20*time.Second, events.Is(events.Initialized, bs.URL)); !ok {
-		t.Fatalf("node b, the one that answers, was not initialized:\n%s", l.Logs.String())
+	defer cs.Close()
+	l := startFakeLoop(t, []string{as.URL, bs.URL, cs.URL}, t.TempDir())
+	e, ok := l.Events.Wait(20*time.Second, events.Is(events.Initialized, ""))
+	if !ok {
+		t.Fatalf("no node was initialized:\n%s", l.Logs.String())
 	}
-	if n := a.count("PUT /v1/sys/init"); n != 0 {
-		t.Fatalf("%d sys/init to the node that does not answer", n)
+	if e.Node != bs.URL {
+		t.Fatalf("node %s was initialized, want node b (%s), the first that answers", e.Node, bs.URL)
+	}
+	for i := 0; i < 3; i++ { // every node's loop has looked, and more
+		l.round(t, 3)
+	}
+	l.settle(t, 3)
+	if n := c.count("PUT /v1/sys/init"); n != 0 {
+		t.Fatalf("%d sys/init to node c, which answered after node b", n)
+	}
+	if n := b.count("PUT /v1/sys/init"); n != 1 {
+		t.Fatalf("%d sys/init to node b, want 1", n)
 	}
 }
 
