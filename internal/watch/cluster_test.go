@@ -2,24 +2,64 @@ package watch_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
-// runCluster starts one Watcher for all the nodes.
-func runCluster(t *testing.T, nodes []*vaulttest.Server, dataDir string) *harness {
+// proxied is a cluster's nodes, each watched through a testkit.Proxy that
+// counts the requests vault-init sends it.
+type proxied struct {
+	nodes []*vaulttest.Server
+	pxs   []*testkit.Proxy
+}
+
+// runCluster starts one Watcher for all the nodes, each through a proxy;
+// the nodes from started on are not running yet (vaulttest.Cluster), and
+// their proxies refuse connections, as the nodes' own ports do.
+func runCluster(t *testing.T, nodes []*vaulttest.Server, started int, dataDir string) (*harness, *proxied) {
 	t.Helper()
+	c := &proxied{nodes: nodes}
 	var addrs []string
-	for _, n := range nodes {
-		addrs = append(addrs, n.Addr())
+	for i, n := range nodes {
+		px := testkit.NewProxy(t, n.Addr())
+		if i >= started {
+			px.Refuse()
+		}
+		c.pxs = append(c.pxs, px)
+		addrs = append(addrs, px.Addr())
 	}
-	return watchtest.Start(t, watchtest.Options{Nodes: addrs, DataDir: dataDir})
+	return watchtest.Start(t, watchtest.Options{Nodes: addrs, DataDir: dataDir}), c
+}
+
+// kill kills node i and makes its proxy refuse connections, as the node's
+// own port does (not a proxy's 502).
+func (c *proxied) kill(i int) {
+	c.nodes[i].Kill()
+	c.pxs[i].Refuse()
+}
+
+// restart starts node i again, and then its proxy.
+func (c *proxied) restart(i int) {
+	c.nodes[i].Restart()
+	c.pxs[i].Restore()
+}
+
+// inits counts the sys/init requests sent to every node: the attempts,
+// failed ones too.
+func (c *proxied) inits() int {
+	n := 0
+	for _, px := range c.pxs {
+		n += px.Count(http.MethodPut, "/v1/sys/init")
+	}
+	return n
 }
 
 // roles returns each node's health, with "down" for a node that does not answer.
@@ -108,7 +148,7 @@ func waitVoters(t *testing.T, nodes []*vaulttest.Server, token string, want int)
 func TestRaftCluster(t *testing.T) {
 	nodes := vaulttest.Cluster(t, 4, 3) // the fourth starts later
 	dataDir := t.TempDir()
-	h := runCluster(t, nodes, dataDir)
+	h, c := runCluster(t, nodes, 3, dataDir)
 
 	var root *api.Client
 	t.Run("from nothing", func(t *testing.T) {
@@ -117,8 +157,8 @@ func TestRaftCluster(t *testing.T) {
 		h.Out.WaitFor(t, "Root Token:", 30*time.Second)
 		root = nodes[active].Client(h.Keys().RootToken)
 		assertKVv2(t, root)
-		if n := h.Events.Count(isInit); n != 1 {
-			t.Fatalf("%d inits, want 1", n)
+		if n := c.inits(); n != 1 {
+			t.Fatalf("%d sys/init requests, want 1", n)
 		}
 		if n := strings.Count(h.Out.String(), "Root Token:"); n != 1 {
 			t.Fatalf("%d banners", n)
@@ -129,11 +169,11 @@ func TestRaftCluster(t *testing.T) {
 		waitVoters(t, nodes[:3], h.Keys().RootToken, 3)
 	})
 	t.Run("all restarted", func(t *testing.T) {
-		for _, n := range nodes[:3] {
-			n.Kill()
+		for i := range 3 {
+			c.kill(i)
 		}
-		for _, n := range nodes[:3] {
-			n.Restart()
+		for i := range 3 {
+			c.restart(i)
 		}
 		_, took := waitRoles(t, nodes[:3], -1, 90*time.Second)
 		t.Logf("3 restarted nodes unsealed with a leader in %v", took)
@@ -141,24 +181,24 @@ func TestRaftCluster(t *testing.T) {
 	t.Run("leader killed", func(t *testing.T) {
 		waitVoters(t, nodes[:3], h.Keys().RootToken, 3)
 		leader, _ := waitRoles(t, nodes[:3], -1, 30*time.Second)
-		nodes[leader].Kill()
+		c.kill(leader)
 		next, took := waitRoles(t, nodes[:3], leader, 90*time.Second)
 		t.Logf("new leader node%d after %v", next+1, took)
-		nodes[leader].Restart()
+		c.restart(leader)
 		waitRoles(t, nodes[:3], -1, 60*time.Second)
 		if roles(nodes[leader : leader+1])[0] != "standby" {
 			t.Fatalf("the old leader came back as %v", roles(nodes[leader:leader+1]))
 		}
 	})
 	t.Run("fourth node added", func(t *testing.T) {
-		nodes[3].Restart()
+		c.restart(3)
 		waitRoles(t, nodes, -1, 90*time.Second)
 		waitVoters(t, nodes, h.Keys().RootToken, 4)
 	})
 	t.Run("one node unreachable", func(t *testing.T) {
 		leader, _ := waitRoles(t, nodes, -1, 30*time.Second)
 		down := (leader + 1) % len(nodes)
-		nodes[down].Kill()
+		c.kill(down)
 		deadline := time.Now().Add(short(time.Minute, 10*time.Second))
 		for time.Now().Before(deadline) {
 			r := roles(nodes)
@@ -172,7 +212,7 @@ func TestRaftCluster(t *testing.T) {
 		// The mount is still served through the active node.
 		a, _ := waitRoles(t, nodes, down, 10*time.Second)
 		assertKVv2(t, nodes[a].Client(h.Keys().RootToken))
-		nodes[down].Restart()
+		c.restart(down)
 		waitRoles(t, nodes, -1, 60*time.Second)
 	})
 	if !h.Running() {
