@@ -78,7 +78,13 @@ type Options struct {
 	AuditFile         string
 	// Events, when set, receives what happens (metrics, logs, tests).
 	Events events.Sink
-	// Clock tells the time and times the waits; the real clock when nil.
+	// Clock is the loop's clock (the real one when nil): it times each
+	// node's wait between rounds (check interval, backoffs, fast polling),
+	// when an unchanged error is logged again, setup's repeats and the
+	// app token's renewal, and stamps the events. It does not time the
+	// initializer's save retries and its wait for the data dir's lock, nor
+	// the requests' timeouts (HealthTimeout, InitTimeout, coord's probes):
+	// those use real time.
 	Clock      clock.Clock
 	App        *apptoken.Options
 	RevokeRoot bool

@@ -37,9 +37,6 @@ func New(keys *keystore.Keys, local *keystore.File, log *zap.Logger, em *events.
 	return &Ring{keys: keys, local: local, log: log, events: em}
 }
 
-// Keys is the keystore the Ring reads and writes.
-func (r *Ring) Keys() *keystore.Keys { return r.keys }
-
 // Path says where the keystore is (for messages).
 func (r *Ring) Path() string { return r.keys.Path() }
 
