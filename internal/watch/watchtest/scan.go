@@ -15,6 +15,7 @@ import (
 type Scan struct {
 	DataDir           string // its keystore and app token
 	Logs, ErrOut, Out string
+	Events            string // every event, rendered
 	// Known are secrets the test made itself; KnownGiven says the test
 	// named them (maybe none), so that an unreadable keystore is expected.
 	Known      []*keystore.InitData
@@ -24,8 +25,8 @@ type Scan struct {
 	GotKeys bool
 }
 
-// AssertNoSecrets checks the logs, stderr and stdout (less the banner's
-// token lines) against every secret of the keystore and those the test
+// AssertNoSecrets checks the logs, stderr, the events and stdout (less the
+// banner's token lines) against every secret of the keystore and those the test
 // named: unseal and recovery keys, in hex and base64, and the root and app
 // tokens. A scan that cannot know the secrets fails rather than pass.
 func AssertNoSecrets(t testing.TB, s Scan) {
@@ -41,6 +42,7 @@ func AssertNoSecrets(t testing.TB, s Scan) {
 	for _, d := range secrets {
 		vaulttest.AssertNoSecrets(t, "the logs", s.Logs, d)
 		vaulttest.AssertNoSecrets(t, "stderr", s.ErrOut, d)
+		vaulttest.AssertNoSecrets(t, "the events", s.Events, d)
 		vaulttest.AssertNoSecrets(t, "stdout, less the banner's token lines", vaulttest.WithoutBanner(s.Out), d)
 	}
 }

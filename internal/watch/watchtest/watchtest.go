@@ -7,6 +7,7 @@ package watchtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -192,6 +193,9 @@ func (h *Watcher) AssertNoSecrets() {
 	h.t.Helper()
 	s := h.scan
 	s.DataDir, s.Logs, s.ErrOut, s.Out = h.DataDir, h.Logs.String(), h.ErrOut.String(), h.Out.String()
+	for _, e := range h.Events.Events() { // what notifications would send
+		s.Events += fmt.Sprintf("%+v\n", e)
+	}
 	s.GotKeys = h.Events.Count(func(e events.Event) bool { return e.Kind == events.Initialized || e.Kind == events.SaveFailed }) > 0
 	AssertNoSecrets(h.t, s)
 }
