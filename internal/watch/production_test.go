@@ -17,7 +17,9 @@ import (
 	"github.com/aurora/vault-init/internal/events"
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/roottoken"
+	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
 func appOptions(period time.Duration) *apptoken.Options {
@@ -271,9 +273,14 @@ func rootTokens(t *testing.T, srv *vaulttest.Server, d *keystore.InitData) int {
 func TestRevokeRoot(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	dataDir := t.TempDir()
+	// Through a proxy that keeps the init reply: the root token it held is
+	// revoked and gone from the keystore, and the secret scan must still
+	// look for it in the logs and events.
+	px := testkit.NewProxy(t, srv.Addr())
 	s := setup{app: appOptions(time.Hour), revokeRoot: true}
-	h := run(t, srv, dataDir, s)
+	h := watchtest.Start(t, watchtest.Options{Nodes: []string{px.Addr()}, DataDir: dataDir, App: s.app, RevokeRoot: s.revokeRoot})
 	h.Wait("revoke-root done", 60*time.Second, isStep(events.StepDone, "revoke-root"))
+	h.Knows(px.InitReplies()...)
 	h.Out.WaitFor(t, "=====\n", 5*time.Second)
 	d := h.Keys()
 	if d.RootToken != "" || !d.RootTokenRevoked || len(d.PendingRevoke) != 0 {
