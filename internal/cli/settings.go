@@ -81,20 +81,13 @@ func (v *flagValue) Set(s string) error {
 	return nil
 }
 
-// Type is pflag's name of the kind, which --help shows.
+// Type is pflag's name of the kind, which --help shows: the kind's own
+// name, but pflag's for a list.
 func (v *flagValue) Type() string {
-	switch v.kind {
-	case config.Bool:
-		return "bool"
-	case config.Int:
-		return "int"
-	case config.Duration:
-		return "duration"
-	case config.List:
+	if v.kind == config.List {
 		return "stringSlice"
-	default:
-		return "string"
 	}
+	return v.kind.String()
 }
 
 // load reads the config file, if any, and returns the parsed configuration.

@@ -225,12 +225,6 @@ var Options = []Option{
 	{Key: KeyLogFormat, Env: "VAULT_INIT_LOG_FORMAT", Kind: String, Default: "console", Usage: "console or json"},
 }
 
-// IsKey reports whether key names an option that may appear in a config file.
-func IsKey(key string) bool {
-	o, ok := Lookup(key)
-	return ok && !o.EnvOnly
-}
-
 // Lookup returns the option whose key is key.
 func Lookup(key string) (Option, bool) {
 	for _, o := range Options {

@@ -182,9 +182,3 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Fatal("Reveal lost the value")
 	}
 }
-
-func TestIsKey(t *testing.T) {
-	if !IsKey(KeyVaultAddr) || IsKey(KeyToken) || IsKey("nope") {
-		t.Fatal("IsKey: vault-addr allowed, token and unknown keys refused")
-	}
-}

@@ -60,7 +60,7 @@ func b2f(b bool) float64 {
 }
 
 // Event records e: the state found by each check, unseals, failures by
-// kind, and failed keystore saves. Metrics is an events.Sink.
+// kind (a setup step's failure is of kind mount), and failed keystore saves. Metrics is an events.Sink.
 func (m *Metrics) Event(e events.Event) {
 	if m == nil {
 		return
@@ -73,6 +73,8 @@ func (m *Metrics) Event(e events.Event) {
 		m.unsealed(e.Node)
 	case events.Failed:
 		m.failed(e.Step)
+	case events.StepFailed:
+		m.failed("mount") // a setup step: the kind the errors of an active node have
 	case events.SaveFailed:
 		m.saveFailed()
 	}

@@ -19,7 +19,7 @@ func TestEventsDriveMetrics(t *testing.T) {
 	m.Event(events.Event{Kind: events.Failed, Node: "a", Step: "unseal"})
 	m.Event(events.Event{Kind: events.Failed, Node: "a", Step: "unseal", Repeated: true})
 	m.Event(events.Event{Kind: events.SaveFailed})
-	m.Event(events.Event{Kind: events.StepFailed, Step: "kv-mount"}) // counted by its Failed event, not twice
+	m.Event(events.Event{Kind: events.StepFailed, Step: "kv-mount"}) // a setup step's failure: kind mount
 	for _, c := range []struct {
 		name string
 		got  float64
@@ -33,6 +33,7 @@ func TestEventsDriveMetrics(t *testing.T) {
 		{"unseals{a}", testutil.ToFloat64(m.unseals.WithLabelValues("a")), 1},
 		{"errors{unseal}", testutil.ToFloat64(m.errors.WithLabelValues("unseal")), 2},
 		{"errors{kv-mount}", testutil.ToFloat64(m.errors.WithLabelValues("kv-mount")), 0},
+		{"errors{mount}", testutil.ToFloat64(m.errors.WithLabelValues("mount")), 1},
 		{"save failures", testutil.ToFloat64(m.saveFails), 1},
 	} {
 		if c.got != c.want {

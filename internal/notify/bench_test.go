@@ -96,7 +96,7 @@ func BenchmarkEventCost(b *testing.B) {
 				n.Event(e)
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(n.Stats().Dropped)/float64(b.N), "dropped/op")
+			b.ReportMetric(float64(n.stats().Dropped)/float64(b.N), "dropped/op")
 		})
 	}
 }

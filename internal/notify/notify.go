@@ -140,12 +140,9 @@ func New(urls []string, opts Options) (*Notifier, error) {
 	return n, nil
 }
 
-// Len returns how many URLs the Notifier sends to.
-func (n *Notifier) Len() int { return len(n.targets) }
-
 // Event queues e for every URL and returns at once: it never waits on the
-// network. Checked events, and Failed events that repeat the node's last
-// failure, are not sent.
+// network. Checked events, and failures that repeat the node's last one
+// (Repeated), are not sent.
 func (n *Notifier) Event(e events.Event) {
 	if !sent(e) {
 		return
@@ -158,18 +155,18 @@ func (n *Notifier) Event(e events.Event) {
 	}
 }
 
-// Stats counts what happened to the events, over all URLs (an event sent
+// tally counts what happened to the events, over all URLs (an event sent
 // to two URLs counts twice).
-type Stats struct {
+type tally struct {
 	// Delivered: taken by a receiver. Failed: given up after the attempts,
 	// or refused (4xx), or still queued when Run's grace ended. Dropped:
 	// pushed out of a full queue.
 	Delivered, Failed, Dropped uint64
 }
 
-// Stats returns the counts so far.
-func (n *Notifier) Stats() Stats {
-	var s Stats
+// stats returns the counts so far.
+func (n *Notifier) stats() tally {
+	var s tally
 	for _, t := range n.targets {
 		t.mu.Lock()
 		s.Delivered += t.delivered

@@ -19,8 +19,8 @@ func TestDeliversToEveryURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Len() != 2 {
-		t.Fatalf("Len = %d, want 2 (the blank entry is skipped)", n.Len())
+	if len(n.targets) != 2 {
+		t.Fatalf("Len = %d, want 2 (the blank entry is skipped)", len(n.targets))
 	}
 	start(t, n)
 	n.Event(events.Event{Kind: events.Unsealed, Node: "http://vault-0:8200", Time: t0})
@@ -61,7 +61,7 @@ func TestSkipsCheckedAndRepeatedFailures(t *testing.T) {
 	if err := waitOutcome(t, out); err != nil {
 		t.Fatal(err)
 	}
-	if s := n.Stats(); s.Delivered != 2 {
+	if s := n.stats(); s.Delivered != 2 {
 		t.Fatalf("stats %+v, want 2 delivered", s)
 	}
 }
@@ -164,7 +164,7 @@ func TestRetriesAreBounded(t *testing.T) {
 			if got := r.attempts.Load(); got != 3 {
 				t.Fatalf("%d attempts, want exactly Attempts=3", got)
 			}
-			if s := n.Stats(); s.Failed != 1 || s.Delivered != 0 {
+			if s := n.stats(); s.Failed != 1 || s.Delivered != 0 {
 				t.Fatalf("stats %+v, want 1 failed", s)
 			}
 		})
@@ -242,7 +242,7 @@ func TestDeadReceiverCostsNothing(t *testing.T) {
 			break
 		}
 	}
-	if s := n.Stats(); s.Dropped == 0 {
+	if s := n.stats(); s.Dropped == 0 {
 		t.Fatalf("stats %+v: the hanging receiver's queue overflowed, want drops counted", s)
 	}
 }
@@ -256,7 +256,7 @@ func TestDropsOldest(t *testing.T) {
 	for _, node := range []string{"1", "2", "3", "4", "5"} { // no Run yet: all queued
 		n.Event(ev(events.Unsealed, node))
 	}
-	if s := n.Stats(); s.Dropped != 2 {
+	if s := n.stats(); s.Dropped != 2 {
 		t.Fatalf("stats %+v, want 2 dropped", s)
 	}
 	start(t, n)

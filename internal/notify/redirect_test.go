@@ -37,8 +37,8 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "redirect") || strings.Contains(err.Error(), "SECRET") {
 			t.Fatalf("%d: outcome %v, want a failure naming the redirect (and not the URL)", code, err)
 		}
-		if hits.Load() != 1 || n.Stats().Failed != 1 || n.Stats().Delivered != 0 {
-			t.Fatalf("%d: %d attempts, stats %+v; want 1 attempt, failed", code, hits.Load(), n.Stats())
+		if hits.Load() != 1 || n.stats().Failed != 1 || n.stats().Delivered != 0 {
+			t.Fatalf("%d: %d attempts, stats %+v; want 1 attempt, failed", code, hits.Load(), n.stats())
 		}
 	}
 	if other.Load() != 0 {

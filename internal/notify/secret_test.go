@@ -154,7 +154,7 @@ func TestNewRejectsBadURLsWithoutQuotingThem(t *testing.T) {
 		}
 	}
 	n, err := New(nil, Options{})
-	if err != nil || n.Len() != 0 {
+	if err != nil || len(n.targets) != 0 {
 		t.Fatalf("New(nil) = %v, %v; want a Notifier that sends nothing", n, err)
 	}
 	n.Event(ev(events.Unsealed, "n")) // must not panic

@@ -44,7 +44,7 @@ func TestShutdownIsBoundedByGrace(t *testing.T) {
 	case <-time.After(deadline):
 		t.Fatal("Run did not return within its grace against a hanging receiver")
 	}
-	if s := n.Stats(); s.Failed != 2 {
+	if s := n.stats(); s.Failed != 2 {
 		t.Fatalf("stats %+v, want both events counted as failed", s)
 	}
 	if logs.Len() == 0 {

@@ -84,8 +84,7 @@ func (s *Setup) adminToken(ctx context.Context, n Node) (string, func(), error) 
 		}
 	}); err != nil {
 		err = fmt.Errorf("record the root token's revocation (the token is kept until the keystore can be written): %w", err)
-		s.emit(events.StepFailed, n, "revoke-root", err)
-		return giveUp(err)
+		return giveUp(&StepError{Step: "revoke-root", Err: err})
 	}
 	s.revokeLeftovers(ctx, n, c, accessor, data.PendingRevoke)
 	release := func() {

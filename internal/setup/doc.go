@@ -19,8 +19,9 @@
 //
 // To add a step: write its ensure function in a file of its own (it gets
 // the node and a client carrying the admin token, and must be idempotent),
-// and add it to steps() under the name its events carry. Each step's end
-// is reported as an events.StepDone or events.StepFailed.
+// and add it to steps() under the name its events carry. A step that
+// succeeds is reported as an events.StepDone; one that fails ends Run with
+// a *StepError, which the watch loop reports as an events.StepFailed.
 //
 // The watch loop (internal/watch) decides when to run setup: when a node
 // becomes active. It keeps polling and coordination only; setup never

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
@@ -37,7 +36,8 @@ type Options struct {
 	// Clock tells the time (of the last app-token renewal); the real
 	// clock when nil.
 	Clock clock.PassiveClock
-	// Events receives StepDone and StepFailed.
+	// Events receives StepDone (and StepFailed for a released admin token
+	// that could not be revoked); a failed step is Run's *StepError.
 	Events *events.Emitter
 }
 
@@ -79,9 +79,6 @@ type Setup struct {
 
 	generating sync.Mutex // held around a generate-root attempt: the nonce record is shared
 	progress   progress
-
-	mu       sync.Mutex
-	lastFail map[string]stepFailure // by node: the last StepFailed sent as news
 }
 
 // New returns a Setup. nonces records vault-init's own generate-root
@@ -137,8 +134,7 @@ func (s *Setup) Run(ctx context.Context, n Node, ready func()) error {
 	}
 	for _, st := range s.steps() {
 		if err := st.ensure(ctx, n, admin); err != nil {
-			s.emit(events.StepFailed, n, st.name, err)
-			return err
+			return &StepError{Step: st.name, Err: err}
 		}
 		s.emit(events.StepDone, n, st.name, nil)
 	}
@@ -154,44 +150,27 @@ func (s *Setup) finish(root string, ready func()) {
 	ready()
 }
 
-// RepeatFailure is how long a step's failure that stays the same is sent
-// as Repeated (notifications drop those), as the watch loop logs an
-// unchanged error again only every minute.
-const RepeatFailure = time.Minute
-
-// emit sends a step's event. A failure that is vault-init's own stop is
-// none, and is not sent; one that repeats the node's last failure of the
-// step within RepeatFailure is sent as Repeated.
+// emit sends a step's event. Only StepDone and a failed revocation of a
+// released admin token are sent from here: a failed step is returned as a
+// *StepError, which the watch loop reports (once, then every minute) as
+// StepFailed.
 func (s *Setup) emit(kind events.Kind, n Node, name string, err error) {
 	e := events.Event{Kind: kind, Node: n.Addr, Step: name}
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return
-		}
 		e.Error = err.Error()
 	}
-	s.mu.Lock()
-	last, ok := s.lastFail[n.Addr]
-	switch {
-	case kind == events.StepFailed && ok && last.step == name && last.msg == e.Error && s.clock.Since(last.at) < RepeatFailure:
-		e.Repeated = true
-	case kind == events.StepFailed:
-		if s.lastFail == nil {
-			s.lastFail = map[string]stepFailure{}
-		}
-		s.lastFail[n.Addr] = stepFailure{step: name, msg: e.Error, at: s.clock.Now()}
-	case kind == events.StepDone && ok && last.step == name:
-		delete(s.lastFail, n.Addr) // that step works again: its next failure is news
-	}
-	s.mu.Unlock()
 	s.opts.Events.Emit(e)
 }
 
-// stepFailure is a node's last failed step, for Repeated.
-type stepFailure struct {
-	step, msg string
-	at        time.Time
+// StepError is a step that failed: Run's error names the step, so that the
+// loop that reports it can say which.
+type StepError struct {
+	Step string
+	Err  error
 }
+
+func (e *StepError) Error() string { return e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
 
 // Done reports whether setup succeeded once in this run, through any node.
 func (s *Setup) Done() bool { return s.progress.isDone() }

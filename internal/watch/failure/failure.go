@@ -17,6 +17,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/events"
+	"github.com/aurora/vault-init/internal/setup"
 )
 
 // Reporter reports one node's errors. Fill every field before first use.
@@ -45,10 +46,17 @@ func (r *Reporter) Report(err error) (repeated bool) {
 	return true
 }
 
-// Failed reports err and sends a Failed event for step.
+// Failed reports err and sends a Failed event for step; or a StepFailed
+// event when err is a setup step's (a *setup.StepError: it names the
+// step), so that one failure is one event.
 func (r *Reporter) Failed(step string, err error) {
 	repeated := r.Report(err)
-	r.Emit(events.Event{Kind: events.Failed, Step: step, Error: err.Error(), Repeated: repeated})
+	e := events.Event{Kind: events.Failed, Step: step, Error: err.Error(), Repeated: repeated}
+	var se *setup.StepError
+	if errors.As(err, &se) {
+		e.Kind, e.Step = events.StepFailed, se.Step
+	}
+	r.Emit(e)
 }
 
 // Fail is Failed for an action, and returns the next wait of the error

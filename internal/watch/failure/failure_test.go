@@ -14,6 +14,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/events"
+	"github.com/aurora/vault-init/internal/setup"
 )
 
 func newReporter() (*Reporter, *observer.ObservedLogs, *events.Recorder, *testclock.FakeClock) {
@@ -103,5 +104,29 @@ func TestFailedWithoutBackoff(t *testing.T) {
 	r.Failed("health", errors.New("check vault health: boom"))
 	if e := rec.Events(); len(e) != 1 || e[0].Step != "health" || e[0].Repeated {
 		t.Fatalf("events %+v, want one Failed health", e)
+	}
+}
+
+// TestStepFailureIsOneStepFailedEvent: a setup step's failure is sent as
+// StepFailed naming the step (not also as Failed), Repeated while it stays
+// the same, and not at all when it is vault-init's own stop.
+func TestStepFailureIsOneStepFailedEvent(t *testing.T) {
+	r, _, rec, _ := newReporter()
+	stepErr := &setup.StepError{Step: "audit", Err: errors.New("ensure audit device: permission denied")}
+	for i := 0; i < 3; i++ {
+		r.Fail("mount", fmt.Errorf("set up: %w", stepErr))
+	}
+	ev := rec.Events()
+	if len(ev) != 3 {
+		t.Fatalf("%d events, want 3: %v", len(ev), ev)
+	}
+	for i, e := range ev {
+		if e.Kind != events.StepFailed || e.Step != "audit" || e.Repeated != (i > 0) {
+			t.Errorf("event %d: %+v; want StepFailed audit, repeated only after the first", i, e)
+		}
+	}
+	r.Fail("mount", &setup.StepError{Step: "kv-mount", Err: fmt.Errorf("list mounts: %w", context.Canceled)})
+	if n := len(rec.Events()); n != 3 {
+		t.Fatalf("a stop in a step sent an event: %v", rec.Events()[3:])
 	}
 }
