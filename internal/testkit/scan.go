@@ -1,10 +1,6 @@
 package testkit
 
 import (
-	"errors"
-	"fmt"
-	"strings"
-
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
@@ -21,7 +17,7 @@ func (p *Proc) Knows(d ...*keystore.InitData) {
 // recovery key (hex and base64) and the root token of the keystore in
 // ScanDir and of the secrets named with Knows; stdout the same, but for the
 // root token in the banner, its one deliberate place. It fails the test
-// when it cannot know what to look for (see secretsOf), and on a Proc
+// when it cannot know what to look for (see vaulttest.SecretsToScan), and on a Proc
 // with neither ScanDir nor Knows.
 func (p *Proc) AssertNoSecrets() {
 	p.t.Helper()
@@ -30,7 +26,7 @@ func (p *Proc) AssertNoSecrets() {
 		return
 	}
 	stderr := p.Stderr.String()
-	secrets, err := secretsOf(p.scan, stderr, p.known, p.given)
+	secrets, err := vaulttest.SecretsToScan(p.scan, p.known, p.given, vaulttest.GotKeys(stderr))
 	if err != nil {
 		p.t.Errorf("secret scan of vault-init's output: %v", err)
 		return
@@ -39,37 +35,4 @@ func (p *Proc) AssertNoSecrets() {
 		vaulttest.AssertNoSecrets(p.t, "vault-init's stderr", stderr, d)
 		vaulttest.AssertNoSecrets(p.t, "vault-init's stdout, less the banner", vaulttest.WithoutBanner(p.Stdout.String()), d)
 	}
-}
-
-// secretsOf returns what a scan looks for: the keystore in dir and the
-// secrets the test named. A keystore that exists and does not load, or
-// none after vault-init got keys (its stderr says so), is an error unless
-// the test named the secrets: a scan must never pass for want of anything
-// to look for.
-func secretsOf(dir, stderr string, known []*keystore.InitData, given bool) ([]*keystore.InitData, error) {
-	if dir == "" {
-		return known, nil // AssertNoSecrets asks for Knows then
-	}
-	d, err := keystore.New(dir).Load()
-	switch {
-	case err == nil:
-		return append(known, d), nil
-	case given:
-		return known, nil
-	case !errors.Is(err, keystore.ErrNotFound):
-		return nil, fmt.Errorf("the keystore does not load, so the scan would look for nothing (name the secrets with Knows): %w", err)
-	case gotKeys(stderr):
-		return nil, errors.New("vault-init got keys from sys/init and the keystore has none: the scan cannot know them (name them with Knows)")
-	}
-	return nil, nil
-}
-
-// gotKeys reports whether vault-init's stderr shows that sys/init answered.
-func gotKeys(stderr string) bool {
-	for _, s := range []string{"FAULTINJECT after-init-reply", "unseal keys and root token saved", "could not save the unseal keys", "vault initialized"} {
-		if strings.Contains(stderr, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -34,9 +34,9 @@ func TestSecretScanCanFail(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := secretsOf(tc.dir, tc.stderr, tc.known, tc.given)
+			got, err := vaulttest.SecretsToScan(tc.dir, tc.known, tc.given, vaulttest.GotKeys(tc.stderr))
 			if (err != nil) != tc.fails || len(got) != tc.want {
-				t.Fatalf("secretsOf: %d secrets, error %v; want %d, failure %v", len(got), err, tc.want, tc.fails)
+				t.Fatalf("SecretsToScan: %d secrets, error %v; want %d, failure %v", len(got), err, tc.want, tc.fails)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package vaulttest
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -41,4 +43,44 @@ func WithoutBanner(stdout string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// SecretsToScan returns what a secret scan of vault-init's output looks
+// for: the keys and root token of the keystore in dataDir, its app token,
+// and the secrets the test named (known; given says that it named them,
+// maybe none). A keystore that exists and does not load, or none after
+// vault-init got keys from sys/init (gotKeys), is an error unless the test
+// named the secrets: a scan must never pass for want of anything to look
+// for. With no dataDir, only known is looked for.
+func SecretsToScan(dataDir string, known []*keystore.InitData, given, gotKeys bool) ([]*keystore.InitData, error) {
+	if dataDir == "" {
+		return known, nil
+	}
+	var out []*keystore.InitData
+	d, err := keystore.New(dataDir).Load()
+	switch {
+	case err == nil:
+		out = append(append(out, known...), d)
+	case given:
+		out = append(out, known...)
+	case !errors.Is(err, keystore.ErrNotFound):
+		return nil, fmt.Errorf("the keystore does not load, so the scan would look for nothing (name the secrets with Knows): %w", err)
+	case gotKeys:
+		return nil, errors.New("vault-init got keys from sys/init and the keystore has none: the scan cannot know them (name them with Knows)")
+	}
+	if app, err := keystore.New(dataDir).LoadAppToken(); err == nil {
+		out = append(out, &keystore.InitData{RootToken: app})
+	}
+	return out, nil
+}
+
+// GotKeys reports whether vault-init's logs (JSON or console) show that
+// sys/init answered it with keys.
+func GotKeys(logs string) bool {
+	for _, s := range []string{"FAULTINJECT after-init-reply", "unseal keys and root token saved", "could not save the unseal keys", "vault initialized"} {
+		if strings.Contains(logs, s) {
+			return true
+		}
+	}
+	return false
 }
