@@ -70,6 +70,8 @@ type InitData struct {
 	// in memory only and revokes when it is done with them. One left here
 	// by a crash is revoked on the next start.
 	PendingRevoke []string `json:"pending_revoke,omitempty"`
+	// Pending is a rekey or a seal migration under way (see Pending).
+	Pending *Pending `json:"pending,omitempty"`
 }
 
 // AutoUnseal reports whether the data belongs to an auto-unseal Vault.
@@ -82,8 +84,12 @@ func (d *InitData) String() string {
 	if d == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("InitData{version: %d, created_at: %s, seal: %s, shares: %d, threshold: %d, keys: %d, recovery_keys: %d, root_token: %t, root_token_revoked: %t}",
-		d.Version, d.CreatedAt.Format(time.RFC3339), d.SealType, d.SecretShares, d.SecretThreshold, len(d.Keys), len(d.RecoveryKeys), d.RootToken != "", d.RootTokenRevoked)
+	pending := "none"
+	if d.Pending != nil {
+		pending = d.Pending.Kind
+	}
+	return fmt.Sprintf("InitData{version: %d, created_at: %s, seal: %s, shares: %d, threshold: %d, keys: %d, recovery_keys: %d, root_token: %t, root_token_revoked: %t, pending: %s}",
+		d.Version, d.CreatedAt.Format(time.RFC3339), d.SealType, d.SecretShares, d.SecretThreshold, len(d.Keys), len(d.RecoveryKeys), d.RootToken != "", d.RootTokenRevoked, pending)
 }
 
 // GoString hides the secrets from %#v too.
@@ -99,7 +105,7 @@ func (d *InitData) Equal(o *InitData) bool {
 		slices.Equal(d.Keys, o.Keys) && slices.Equal(d.KeysB64, o.KeysB64) && d.RootToken == o.RootToken &&
 		d.SealType == o.SealType && d.RecoveryShares == o.RecoveryShares && d.RecoveryThreshold == o.RecoveryThreshold &&
 		slices.Equal(d.RecoveryKeys, o.RecoveryKeys) && slices.Equal(d.RecoveryKeysB64, o.RecoveryKeysB64) &&
-		d.RootTokenRevoked == o.RootTokenRevoked && slices.Equal(d.PendingRevoke, o.PendingRevoke)
+		d.RootTokenRevoked == o.RootTokenRevoked && slices.Equal(d.PendingRevoke, o.PendingRevoke) && d.Pending.equal(o.Pending)
 }
 
 // Clone returns a deep copy, for changing the data before saving it.
@@ -108,6 +114,7 @@ func (d *InitData) Clone() *InitData {
 	c.Keys, c.KeysB64 = slices.Clone(d.Keys), slices.Clone(d.KeysB64)
 	c.RecoveryKeys, c.RecoveryKeysB64 = slices.Clone(d.RecoveryKeys), slices.Clone(d.RecoveryKeysB64)
 	c.PendingRevoke = slices.Clone(d.PendingRevoke)
+	c.Pending = d.Pending.clone()
 	return &c
 }
 
@@ -125,6 +132,11 @@ func (d *InitData) GenerateRootKeys() []string {
 func (d *InitData) Validate() error {
 	if d.Version != FormatVersion {
 		return fmt.Errorf("unknown format version %d (this build reads version %d)", d.Version, FormatVersion)
+	}
+	if d.Pending != nil {
+		if err := d.Pending.validate(); err != nil {
+			return err
+		}
 	}
 	if d.AutoUnseal() {
 		switch {

@@ -44,6 +44,11 @@ var (
 	// KMS): it unseals itself when its process starts, and vault-init never
 	// sends recovery keys to sys/unseal. Nothing was submitted.
 	ErrAutoUnseal = errors.New("vault has an auto-unseal seal: it unseals itself through its seal, not with keys")
+	// ErrMigrationPending means the node waits for a seal migration (its
+	// seal stanza changed: Shamir to auto-unseal, or back). Vault takes
+	// keys only with migrate=true then, and vault-init migrates only when
+	// an operator runs `vault-init migrate`. Nothing was submitted.
+	ErrMigrationPending = errors.New("vault waits for a seal migration")
 	// ErrJoinPending means a Raft node took the threshold key and reset its
 	// progress while still sealed: it is finishing its join to the cluster
 	// (it needs the keys for that) and turns standby moments later.
@@ -71,6 +76,9 @@ func (u *Unsealer) Unseal(ctx context.Context, keys []string) (int, error) {
 	if !st.Initialized {
 		return 0, errors.New("vault is not initialized")
 	}
+	if st.Migration {
+		return 0, ErrMigrationPending
+	}
 	if st.RecoverySeal {
 		return 0, ErrAutoUnseal
 	}
@@ -86,6 +94,31 @@ func (u *Unsealer) Unseal(ctx context.Context, keys []string) (int, error) {
 		return submitted + n, err2
 	}
 	return submitted, err
+}
+
+// UnsealSets unseals with the first of sets that Vault takes, the way
+// Unseal does with one: a set whose shares Vault rejects (a *RejectedError:
+// they are not this Vault's), or that is too small for its threshold
+// (ErrStillSealed: a rekey raised it), is followed by the next; the
+// progress a set leaves behind is then thrown away by Unseal's retry. It returns the index
+// of the set that unsealed the node (or that the last error came from), and
+// the number of keys submitted in all. Sets come from
+// keystore.InitData.UnsealKeySets: the stored keys, then a pending rekey's.
+func (u *Unsealer) UnsealSets(ctx context.Context, sets [][]string) (set, submitted int, err error) {
+	if len(sets) == 0 {
+		sets = [][]string{nil} // the node's state still answers: auto-unseal, migration
+	}
+	for i, keys := range sets {
+		n, err := u.Unseal(ctx, keys)
+		submitted += n
+		var rejected *RejectedError
+		if !(errors.As(err, &rejected) || errors.Is(err, ErrStillSealed)) || i == len(sets)-1 {
+			return i, submitted, err
+		}
+		u.Log.Warn("the stored unseal keys were rejected; trying the new keys of the rekey that was under way",
+			zap.Int("set", i+1), zap.Int("of", len(sets)))
+	}
+	return len(sets) - 1, submitted, nil // not reached
 }
 
 // submit sends keys in order until the node is unsealed.

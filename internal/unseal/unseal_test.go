@@ -28,6 +28,7 @@ type fakeVault struct {
 	progressZeroOnFail bool
 	storage            string // storage_type in seal-status
 	recoverySeal       bool
+	migration          bool
 	submits            int
 }
 
@@ -72,7 +73,7 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 status:
 	json.NewEncoder(w).Encode(map[string]any{
 		"initialized": true, "sealed": f.sealed, "t": f.threshold, "n": len(f.good), "progress": len(f.parts),
-		"storage_type": f.storage, "recovery_seal": f.recoverySeal,
+		"storage_type": f.storage, "recovery_seal": f.recoverySeal, "migration": f.migration,
 	})
 }
 
@@ -224,5 +225,58 @@ func TestUnsealNeverSendsRecoveryKeys(t *testing.T) {
 	n, err := newFake(t, f).Unseal(context.Background(), keys)
 	if !errors.Is(err, ErrAutoUnseal) || n != 0 || f.submits != 0 {
 		t.Fatalf("n=%d err=%v submits=%d, want ErrAutoUnseal and nothing sent", n, err, f.submits)
+	}
+}
+
+// A node that waits for a seal migration gets no key: Vault takes keys only
+// with migrate=true then, which is `vault-init migrate`'s to send. Both
+// directions: to an auto-unseal seal (recovery_seal true) and back to
+// Shamir (recovery_seal false).
+func TestUnsealLeavesMigrationAlone(t *testing.T) {
+	for _, recovery := range []bool{true, false} {
+		f := sealedFake()
+		f.migration, f.recoverySeal = true, recovery
+		n, err := newFake(t, f).Unseal(context.Background(), keys)
+		if !errors.Is(err, ErrMigrationPending) || n != 0 || f.submits != 0 {
+			t.Fatalf("recovery_seal %t: n=%d err=%v submits=%d, want ErrMigrationPending and nothing sent", recovery, n, err, f.submits)
+		}
+	}
+}
+
+// UnsealSets tries the next set only when Vault rejects the one before:
+// the stored keys first, then a pending rekey's.
+func TestUnsealSets(t *testing.T) {
+	old := []string{"x0", "x1", "x2"}
+	f := sealedFake()
+	set, n, err := newFake(t, f).UnsealSets(context.Background(), [][]string{old, keys})
+	if err != nil || set != 1 || n != 6 || f.sealed {
+		t.Fatalf("rejected first set: set=%d n=%d err=%v sealed=%t; want set 1, 3+3 keys, unsealed", set, n, err, f.sealed)
+	}
+	f = sealedFake()
+	set, n, err = newFake(t, f).UnsealSets(context.Background(), [][]string{keys, old})
+	if err != nil || set != 0 || n != 3 || f.submits != 3 {
+		t.Fatalf("good first set: set=%d n=%d err=%v submits=%d; want set 0 and the second never sent", set, n, err, f.submits)
+	}
+	f = sealedFake()
+	var rej *RejectedError
+	if set, _, err = newFake(t, f).UnsealSets(context.Background(), [][]string{old, {"y0", "y1", "y2"}}); !errors.As(err, &rej) || set != 1 {
+		t.Fatalf("both rejected: set=%d err=%v; want the last set's rejection", set, err)
+	}
+	// Too few keys for the threshold (a rekey raised it): the next set
+	// goes in, and the progress the first left is thrown away.
+	f = sealedFake()
+	if set, _, err = newFake(t, f).UnsealSets(context.Background(), [][]string{{"x0", "x1"}, keys}); err != nil || set != 1 || f.sealed {
+		t.Fatalf("too few keys: set=%d err=%v sealed=%t; want set 1 to unseal", set, err, f.sealed)
+	}
+	// With one set, its error is the answer.
+	f = sealedFake()
+	if set, _, err = newFake(t, f).UnsealSets(context.Background(), [][]string{keys[:2]}); !errors.Is(err, ErrStillSealed) || set != 0 {
+		t.Fatalf("one set, too few keys: set=%d err=%v; want ErrStillSealed", set, err)
+	}
+	// No keys (an auto-unseal keystore): the node's state still answers.
+	f = sealedFake()
+	f.recoverySeal = true
+	if _, n, err = newFake(t, f).UnsealSets(context.Background(), nil); !errors.Is(err, ErrAutoUnseal) || n != 0 {
+		t.Fatalf("no sets: n=%d err=%v, want ErrAutoUnseal", n, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // AssertNoSecrets fails the test if text holds any unseal or recovery key
-// (hex or base64) or the root token of data. Use it on every captured log.
+// (hex or base64), a pending rekey's new key, or the root token of data. Use it on every captured log.
 // A nil data fails too: a scan without the secrets to look for proves
 // nothing, and a keystore that does not load is exactly the case to catch.
 func AssertNoSecrets(t testing.TB, what, text string, data *keystore.InitData) {
@@ -22,6 +22,10 @@ func AssertNoSecrets(t testing.TB, what, text string, data *keystore.InitData) {
 	secrets = append(secrets, data.KeysB64...)
 	secrets = append(secrets, data.RecoveryKeys...)
 	secrets = append(secrets, data.RecoveryKeysB64...)
+	if data.Pending != nil {
+		secrets = append(secrets, data.Pending.Keys...)
+		secrets = append(secrets, data.Pending.KeysB64...)
+	}
 	if len(secrets) == 1 && data.RootToken == "" {
 		t.Fatalf("cannot scan %s for secrets: the keystore data holds none", what)
 	}

@@ -8,6 +8,7 @@ package vaulttest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
 	"net"
@@ -193,28 +194,45 @@ func (s *Server) Addr() string {
 // the first time) and waits until the listener accepts connections.
 func (s *Server) Restart() {
 	s.t.Helper()
+	if err := s.TryRestart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TryRestart is Restart that returns an error instead of failing the test
+// when the process exits before its listener answers (a seal it cannot
+// reach stops Vault at startup), with the tail of Vault's log. After such
+// an error the server is stopped, and may be restarted.
+func (s *Server) TryRestart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		s.t.Fatal("vaulttest: Restart while the server is running")
+		return errors.New("vaulttest: Restart while the server is running")
 	}
 	out, err := os.OpenFile(filepath.Join(s.Dir, "vault.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(s.bin, "server", "-config", filepath.Join(s.Dir, "config.hcl"))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "VAULT_LOG_LEVEL=info")
 	if err := cmd.Start(); err != nil {
 		out.Close()
-		s.t.Fatalf("start vault: %v", err)
+		return fmt.Errorf("start vault: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	s.cmd, s.out, s.exited = cmd, out, exited
 	if err := waitListening(s.Port, exited, 60*time.Second); err != nil {
-		s.t.Fatalf("vault did not start listening: %v\n%s", err, s.logTail())
+		select {
+		case <-exited:
+			out.Close()
+			s.cmd, s.out = nil, nil
+		default:
+		}
+		return fmt.Errorf("vault did not start listening: %w\n%s", err, s.logTail())
 	}
+	return nil
 }
 
 // Stop ends the process with SIGTERM and waits for it. It does nothing if

@@ -2,44 +2,18 @@ package watch_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/vault/api"
 
 	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
-// transitSeal starts a Vault that serves the transit engine, and returns the
-// seal stanza with which another Vault auto-unseals through it.
+// transitSeal is the seal stanza of a transit Vault started for the test.
 func transitSeal(t *testing.T) string {
 	t.Helper()
-	ts := vaulttest.Start(t, vaulttest.Options{})
-	ctx := context.Background()
-	resp, err := ts.Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.Client("").Sys().UnsealWithContext(ctx, resp.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
-	root := ts.Client(resp.RootToken)
-	if err := root.Sys().MountWithContext(ctx, "transit", &api.MountInput{Type: "transit"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := root.Logical().WriteWithContext(ctx, "transit/keys/autounseal", nil); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf(`seal "transit" {
-  address = %q
-  token = %q
-  key_name = "autounseal"
-  mount_path = "transit/"
-  disable_renewal = "true"
-}
-`, ts.Addr(), resp.RootToken)
+	stanza, _ := vaulttest.TransitSeal(t)
+	return stanza
 }
 
 // TestTransitAutoUnseal: a Vault whose seal is a second Vault's transit

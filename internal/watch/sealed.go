@@ -110,8 +110,12 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	if err != nil {
 		return n.fail(err)
 	}
-	submitted, err := n.unsealer.Unseal(ctx, data.Keys)
+	set, submitted, err := n.unsealer.UnsealSets(ctx, data.UnsealKeySets())
 	switch {
+	case errors.Is(err, unseal.ErrMigrationPending):
+		n.errs.Report(errors.New("vault waits for a seal migration: its seal stanza changed (Shamir to auto-unseal, or back). " +
+			"vault-init never migrates on its own: run `vault-init migrate` to submit the stored keys with migrate=true (docs/operations.md, \"Seal migration\")"))
+		return n.w.opts.CheckInterval
 	case errors.Is(err, unseal.ErrAutoUnseal):
 		n.errs.Report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
 			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
@@ -140,6 +144,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		}
 		return n.w.opts.CheckInterval
 	}
+	n.settleRekey(data, set)
 	n.join.Unsealed()
 	n.emit(events.Event{Kind: events.Unsealed})
 	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
@@ -153,4 +158,33 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	}
 	n.unsealUnseen = true
 	return 0 // the next check finds it unsealed and configures it
+}
+
+// settleRekey records what an unseal proved about a rekey that a crash
+// left pending in the keystore: the set of keys that opened Vault is its
+// keys now. Vault was sealed, so no rekey can be under way in it any more.
+func (n *node) settleRekey(data *keystore.InitData, set int) {
+	p := data.Pending
+	if p == nil || p.Kind != keystore.PendingRekey || p.Recovery {
+		return
+	}
+	took := "the old keys opened vault: the rekey never completed, and its new keys are dropped"
+	if set > 0 {
+		took = "the rekey's new keys opened vault: they replace the old ones"
+	}
+	err := n.w.keys.Update(func(d *keystore.InitData) {
+		if d.Pending == nil || d.Pending.Nonce != p.Nonce || !d.Pending.StartedAt.Equal(p.StartedAt) {
+			return // settled, or another rekey since: nothing to do
+		}
+		if set > 0 {
+			*d = *d.Completed()
+		} else {
+			*d = *d.Abandoned()
+		}
+	})
+	if err != nil {
+		n.log.Warn("could not settle the interrupted rekey in the keystore; the next unseal tries both sets of keys again", zap.Error(err))
+		return
+	}
+	n.log.Info("settled an interrupted rekey: "+took, zap.String("path", n.w.keys.Path()))
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"sync"
 
 	"go.uber.org/zap"
@@ -172,8 +171,11 @@ func (r *Ring) SaveAppToken(token string) error { return r.keys.SaveAppToken(tok
 // AppTokenPath says where the app token is kept (for messages).
 func (r *Ring) AppTokenPath() string { return r.keys.AppTokenPath() }
 
-// sameKeys reports whether a and b are the keys of one init: what the
-// keystore may change (the root token revoked, accessors to revoke) aside.
+// sameKeys reports whether a and b are the keys of one init. The keys
+// themselves may differ: a rekey or a seal migration (`vault-init rekey`,
+// `vault-init migrate`, in another process) changes the shares of the same
+// init, and the loop must then use the stored ones, or it would unseal a
+// restarted Vault with shares it no longer takes.
 func sameKeys(a, b *keystore.InitData) bool {
-	return a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Keys, b.Keys) && slices.Equal(a.RecoveryKeys, b.RecoveryKeys)
+	return a.CreatedAt.Equal(b.CreatedAt) && a.VaultAddr == b.VaultAddr
 }

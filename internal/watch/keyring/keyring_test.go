@@ -65,3 +65,40 @@ func TestUpdateSaveFailed(t *testing.T) {
 		t.Fatalf("keystore after the save: %v, %v", d, err)
 	}
 }
+
+// TestRekeyedByAnotherProcess: `vault-init rekey` or `migrate`, run in
+// another process, saves new shares of the same init. The ring uses them
+// from its next Load, and an Update writes over them (it is the same
+// init), where it refuses to for another init's keys.
+func TestRekeyedByAnotherProcess(t *testing.T) {
+	local := keystore.New(t.TempDir())
+	old := &keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: "http://v:8200",
+		SecretShares: 1, SecretThreshold: 1, Keys: []string{"fake-old-key"}, RootToken: "hvs.fake-root"}
+	if err := local.Save(old); err != nil {
+		t.Fatal(err)
+	}
+	r := keyring.New(local.Keys, local, zaptest.NewLogger(t), &events.Emitter{Sink: &events.Recorder{}})
+	r.Hold(old)
+	rekeyed := old.Clone()
+	rekeyed.Keys = []string{"fake-new-key"}
+	if err := local.Save(rekeyed); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.Load(); err != nil || d.Keys[0] != "fake-new-key" {
+		t.Fatalf("Load after a rekey elsewhere: %v, %v; want the new shares", d, err)
+	}
+	if err := r.Update(func(d *keystore.InitData) { d.PendingRevoke = []string{"acc"} }); err != nil {
+		t.Fatal(err)
+	}
+	other := rekeyed.Clone()
+	other.CreatedAt = other.CreatedAt.Add(time.Hour)
+	if err := local.Save(other); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.Load(); err != nil || d.CreatedAt.Equal(other.CreatedAt) {
+		t.Fatalf("Load with another init's keys stored: %v, %v; want the copy in memory", d, err)
+	}
+	if err := r.Update(func(d *keystore.InitData) { d.PendingRevoke = nil }); err == nil {
+		t.Fatal("Update wrote over another init's keys")
+	}
+}

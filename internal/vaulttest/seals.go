@@ -1,0 +1,59 @@
+package vaulttest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// TransitSeal starts a Vault that serves the transit engine, and returns the
+// seal stanza with which another Vault auto-unseals through it, and that
+// transit Vault (stop it to make the seal unreachable).
+func TransitSeal(t testing.TB) (string, *Server) {
+	t.Helper()
+	ts, resp := StartUnsealed(t, Options{})
+	ctx := context.Background()
+	root := ts.Client(resp.RootToken)
+	if err := root.Sys().MountWithContext(ctx, "transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().WriteWithContext(ctx, "transit/keys/autounseal", nil); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`seal "transit" {
+  address = %q
+  token = %q
+  key_name = "autounseal"
+  mount_path = "transit/"
+  disable_renewal = "true"
+}
+`, ts.Addr(), resp.RootToken), ts
+}
+
+// Disabled turns a seal stanza into the same stanza with disabled = "true":
+// the form that tells Vault to migrate away from that seal, to Shamir.
+func Disabled(stanza string) string {
+	for i := len(stanza) - 1; i >= 0; i-- {
+		if stanza[i] == '}' {
+			return stanza[:i] + "  disabled = \"true\"\n}\n"
+		}
+	}
+	return stanza
+}
+
+// SetExtraConfig replaces what is appended to the server's config file (a
+// seal stanza, say). It takes effect at the next Restart; call it while
+// the server is stopped.
+func (s *Server) SetExtraConfig(extra string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ExtraConfig = extra
+	if err := os.WriteFile(filepath.Join(s.Dir, "config.hcl"), []byte(s.config()), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
