@@ -2,15 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
-	"github.com/hashicorp/vault/api"
-
 	"github.com/aurora/vault-init/internal/atomicfile"
 	"github.com/aurora/vault-init/internal/vaultclient"
-	"github.com/aurora/vault-init/internal/vaultstate"
 )
 
 // runBackup is `vault-init backup FILE`: a Raft snapshot, streamed to FILE
@@ -22,22 +18,11 @@ func runBackup(ctx context.Context, s *settings, stdout, stderr io.Writer, file 
 	if err != nil {
 		return failure(err)
 	}
-	// The active node: a standby answers a snapshot request with a redirect
-	// that the api package follows into an empty reply (hashicorp/vault#15258).
-	var via *api.Client
-	var storage string
-	for _, c := range clients {
-		if vaultstate.Observe(ctx, c.Sys()).State != vaultstate.Active {
-			continue
-		}
-		if st, err := c.Sys().SealStatusWithContext(ctx); err == nil && !st.Sealed {
-			via, storage = c, st.StorageType
-			break
-		}
+	via, seal, err := activeNode(ctx, clients)
+	if err != nil {
+		return failure(fmt.Errorf("backup: %w", err))
 	}
-	if via == nil {
-		return failure(errors.New("backup: no node is active (unsealed, and not a standby)"))
-	}
+	storage := seal.StorageType
 	if storage != "raft" {
 		return failure(fmt.Errorf("backup: Vault uses %q storage; a snapshot needs integrated (raft) storage. "+
 			"Back up its data volume instead: see \"Backing up\" in docs/operations.md", storage))

@@ -140,3 +140,21 @@ func revoke(c *api.Client, log *zap.Logger, what string) error {
 	}
 	return nil
 }
+
+// Admin returns a client that carries the admin token setup uses, for a
+// one-shot command that needs it (`vault-init rotate`): the stored root
+// token; else, when it was revoked, a short-lived root token generated
+// from the stored keys and revoked by release; else VAULT_TOKEN. Call
+// release when done, whatever the outcome.
+func (s *Setup) Admin(ctx context.Context, n Node) (*api.Client, func(), error) {
+	token, release, err := s.adminToken(ctx, n)
+	if err != nil {
+		return nil, release, err
+	}
+	c, err := withToken(n.Client, token)
+	if err != nil {
+		release()
+		return nil, func() {}, err
+	}
+	return c, release, nil
+}
