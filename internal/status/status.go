@@ -29,14 +29,17 @@ type Report struct {
 	// StoreWarnings: what the store says puts the keys at risk (a keys
 	// Secret with an owner reference).
 	StoreWarnings []string
-	KeysErr       error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
-	SealType      string
-	Paused        *keystore.Pause
-	Shares        int
-	Threshold     int
-	CreatedAt     time.Time
-	RootToken     bool
-	FileMode      fs.FileMode
+	// Pending describes a rekey or seal migration that the keystore says is
+	// under way (a crash interrupted it), and how to settle it; "" when none.
+	Pending   string
+	KeysErr   error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
+	SealType  string
+	Paused    *keystore.Pause
+	Shares    int
+	Threshold int
+	CreatedAt time.Time
+	RootToken bool
+	FileMode  fs.FileMode
 }
 
 // Node is one Vault node's part of the report.
@@ -84,6 +87,7 @@ func Gather(ctx context.Context, clients []*api.Client, keys *keystore.Keys, loc
 		r.Shares, r.Threshold, r.CreatedAt, r.RootToken = data.SecretShares, data.SecretThreshold, data.CreatedAt, data.RootToken != ""
 		r.SealType, r.RootRevoked, r.Encrypted = data.SealType, data.RootTokenRevoked, ks.EncryptedOnDisk()
 		r.StoreWarnings = ks.Risks()
+		r.Pending = pending(data.Pending)
 		if data.AutoUnseal() {
 			r.Shares, r.Threshold = data.RecoveryShares, data.RecoveryThreshold
 		}
@@ -177,6 +181,9 @@ func (r *Report) Write(w io.Writer) error {
 		if keysIsFile := r.FileMode != 0; keysIsFile {
 			p("  file mode    %04o", r.FileMode)
 		}
+		if r.Pending != "" {
+			p("  pending      %s", r.Pending)
+		}
 		for _, warning := range r.StoreWarnings {
 			p("  at risk      %s", warning)
 		}
@@ -188,4 +195,24 @@ func (r *Report) Write(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "Ready        %s\n", yes(r.Ready()))
 	return err
+}
+
+// pending describes a key change under way, with the command that settles
+// it.
+func pending(p *keystore.Pending) string {
+	switch {
+	case p == nil:
+		return ""
+	case p.Kind == keystore.PendingRekey:
+		what := "unseal keys"
+		if p.Recovery {
+			what = "recovery keys"
+		}
+		return fmt.Sprintf("a rekey of the %s to %d shares, threshold %d, started %s, did not finish: `vault-init rekey` settles it (both sets are kept until then)",
+			what, p.Shares, p.Threshold, p.StartedAt.Format(time.RFC3339))
+	case p.Kind == keystore.PendingSealMigration:
+		return fmt.Sprintf("a seal migration to %s, started %s, did not finish: `vault-init migrate` finishes it (the shares are the same either way)",
+			p.SealType, p.StartedAt.Format(time.RFC3339))
+	}
+	return p.Kind
 }
