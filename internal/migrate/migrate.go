@@ -1,0 +1,197 @@
+// Package migrate is `vault-init migrate`: it finishes a seal migration that
+// an operator started by changing Vault's seal stanza (Shamir to transit or
+// a cloud KMS, or back) and restarting Vault. It submits the stored shares
+// with migrate=true and renames them in the keystore (unseal keys become
+// recovery keys, or the reverse). The watch loop never does this: a seal
+// change is the operator's decision, and running the command is that decision.
+//
+// The keystore always describes a state that opens Vault: the change is
+// saved as pending (and read back) before the first share is sent, and
+// settled only once Vault reports the new seal. A second run after a crash
+// anywhere finishes the migration, settles it, or drops it when the
+// operator put the old seal back.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+
+	"github.com/aurora/vault-init/internal/keystore"
+)
+
+// Vault is the part of *api.Sys that a migration uses.
+type Vault interface {
+	SealStatusWithContext(ctx context.Context) (*api.SealStatusResponse, error)
+	UnsealWithOptionsWithContext(ctx context.Context, opts *api.UnsealOpts) (*api.SealStatusResponse, error)
+}
+
+// Keystore is the part of *keystore.Keys that a migration uses: Lock
+// serializes writers (ErrLocked while another process holds it), and Save
+// returns only once the data reads back equal.
+type Keystore interface {
+	Lock() (unlock func(), err error)
+	Load() (*keystore.InitData, error)
+	Save(d *keystore.InitData) error
+}
+
+// Node is one configured Vault node.
+type Node struct {
+	Addr  string
+	Vault Vault
+}
+
+// Options are what Run needs.
+type Options struct {
+	Nodes []Node
+	Keys  Keystore
+	Log   *zap.Logger
+	// Now is the clock of the pending change's StartedAt (time.Now if nil).
+	Now func() time.Time
+	// LockWait bounds the wait for the keystore's lock, which `vault-init
+	// run` holds only while it saves (DefaultLockWait if 0).
+	LockWait time.Duration
+}
+
+// DefaultLockWait is how long Run waits for the keystore's lock.
+const DefaultLockWait = 10 * time.Second
+
+// Outcome is what a run did.
+type Outcome int
+
+// Outcomes of Run.
+const (
+	// Nothing: every node is on the keystore's seal; nothing changed.
+	Nothing Outcome = iota
+	// Migrated: Vault took the shares with migrate=true and reports the
+	// new seal; the keystore says so.
+	Migrated
+	// Finished: an interrupted run had migrated Vault; the keystore now says so.
+	Finished
+	// Abandoned: Vault is on the keystore's seal again (the operator put the
+	// old stanza back); the pending migration was dropped.
+	Abandoned
+)
+
+// Result says what Run did, for the operator.
+type Result struct {
+	Outcome           Outcome
+	Node, From, To    string
+	Shares, Threshold int
+}
+
+// String is the one line printed for the operator.
+func (r Result) String() string {
+	what := "are now its unseal keys"
+	switch {
+	case r.From != Shamir && r.To != Shamir:
+		what = "stay its recovery keys"
+	case r.To != Shamir:
+		what = "are now its recovery keys"
+	}
+	switch r.Outcome {
+	case Migrated:
+		return fmt.Sprintf("migrated %s from seal %s to %s: the keystore's %d shares (threshold %d) %s", r.Node, r.From, r.To, r.Shares, r.Threshold, what)
+	case Finished:
+		return fmt.Sprintf("finished an interrupted migration: %s is on seal %s, and the keystore's shares %s", r.Node, r.To, what)
+	case Abandoned:
+		return fmt.Sprintf("dropped the pending migration to %s: %s is on seal %s again, the keystore's", r.To, r.Node, r.From)
+	}
+	return fmt.Sprintf("nothing to migrate: every node is on the keystore's seal (%s). To change the seal, change Vault's seal stanza and restart Vault first", r.From)
+}
+
+// Run reads every node's seal-status and, under the keystore's lock,
+// migrates the first node that waits for a seal migration, or settles a
+// migration that a crash interrupted. It returns an error, and changes
+// nothing, when nothing fits: no node waits and the nodes' seal is not the
+// keystore's (ErrNothingWaits), no node answers (ErrUnreachable), or the
+// keystore's shares do not fit what the node asks for.
+func Run(ctx context.Context, o Options) (Result, error) {
+	log := o.Log.Named("migrate")
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	unlock, err := lock(ctx, o.Keys, o.LockWait)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+	data, err := o.Keys.Load()
+	if errors.Is(err, keystore.ErrNotFound) {
+		return Result{}, errors.New("no keystore: vault-init has not initialized this Vault, so it has no shares to migrate")
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("read keystore: %w", err)
+	}
+	reports := make([]Report, len(o.Nodes))
+	for i, n := range o.Nodes {
+		st, err := n.Vault.SealStatusWithContext(ctx)
+		reports[i] = Report{Addr: n.Addr, Status: st, Err: err}
+		if err != nil {
+			log.Warn("vault does not answer", zap.String("node", n.Addr), zap.Error(err))
+		}
+	}
+	pl, err := decide(data, reports)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{From: pl.from, To: pl.to}
+	if pl.action != nothing {
+		res.Node = o.Nodes[pl.node].Addr
+	}
+	switch pl.action {
+	case nothing:
+		log.Info("nothing to migrate", zap.String("seal", pl.from))
+		return res, nil
+	case settle:
+		log.Info("the interrupted migration is Vault's: settling the keystore", zap.String("node", res.Node), zap.String("to", pl.to))
+		if err := o.Keys.Save(data.Completed()); err != nil {
+			return Result{}, fmt.Errorf("save the migrated keys: %w", err)
+		}
+		res.Outcome = Finished
+		return res, nil
+	case abandon:
+		log.Info("the node is on the keystore's seal again: dropping the pending migration", zap.String("node", res.Node), zap.String("seal", pl.from), zap.String("pending_to", pl.to))
+		if err := o.Keys.Save(data.Abandoned()); err != nil {
+			return Result{}, fmt.Errorf("drop the pending migration: %w", err)
+		}
+		res.Outcome = Abandoned
+		return res, nil
+	}
+	res.Shares, res.Threshold = len(pl.keys), pl.threshold
+	if err := execute(ctx, o.Nodes[pl.node], o.Keys, data, pl, now, log); err != nil {
+		return Result{}, err
+	}
+	res.Outcome = Migrated
+	return res, nil
+}
+
+// lock takes the keystore's lock, waiting up to wait while another process
+// holds it.
+func lock(ctx context.Context, k Keystore, wait time.Duration) (func(), error) {
+	if wait == 0 {
+		wait = DefaultLockWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		unlock, err := k.Lock()
+		if err == nil {
+			return unlock, nil
+		}
+		if !errors.Is(err, keystore.ErrLocked) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock keystore: %w", err)
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/migrate"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// TestShamirToTransitAndBack migrates a Shamir Vault to a transit seal and
+// back, each time checking Vault's seal, the keystore, and that the stored
+// keys still open Vault after a restart.
+func TestShamirToTransitAndBack(t *testing.T) {
+	srv, keys, orig := startShamir(t)
+	r := newRunner(t, srv, keys, orig)
+	stanza, _ := vaulttest.TransitSeal(t)
+
+	r.mustRun(migrate.Nothing) // no stanza yet: Vault is on the keystore's seal
+	reseal(t, srv, stanza)
+	if st := sealStatus(t, srv); !st.Migration || st.Type != "transit" {
+		t.Fatalf("vault does not wait for a migration to transit: %+v", st)
+	}
+	res := r.mustRun(migrate.Migrated)
+	if res.From != migrate.Shamir || res.To != "transit" || res.Shares != 5 || res.Threshold != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	st := sealStatus(t, srv)
+	if st.Sealed || st.Type != "transit" || !st.RecoverySeal || st.Migration {
+		t.Fatalf("after the migration: %+v", st)
+	}
+	wantAuto(t, load(t, keys), orig, "transit")
+
+	srv.Stop()
+	srv.Restart()
+	srv.WaitFor("auto-unsealed after a restart", 60*time.Second, vaulttest.Unsealed)
+	generateRoot(t, srv, load(t, keys).GenerateRootKeys())
+	r.mustRun(migrate.Nothing)
+
+	// Back to Shamir: the same stanza, disabled.
+	reseal(t, srv, vaulttest.Disabled(stanza))
+	if st := sealStatus(t, srv); !st.Migration || st.Type != migrate.Shamir {
+		t.Fatalf("vault does not wait for a migration to shamir: %+v", st)
+	}
+	r.mustRun(migrate.Migrated)
+	if st := sealStatus(t, srv); st.Sealed || st.Type != migrate.Shamir || st.Migration {
+		t.Fatalf("after the migration back: %+v", st)
+	}
+	wantShamir(t, load(t, keys), orig)
+	reseal(t, srv, "")
+	if !sealStatus(t, srv).Sealed {
+		t.Fatal("a Shamir Vault came up unsealed")
+	}
+	unsealWith(t, srv, load(t, keys).Keys)
+}
+
+// TestTransitToTransit moves an auto-unseal Vault from one transit Vault to
+// another (the old stanza disabled): the recovery keys stay recovery keys,
+// and only the seal's name would change (here it stays "transit").
+func TestTransitToTransit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: three Vaults and three restarts")
+	}
+	srv, keys, orig := startShamir(t)
+	r := newRunner(t, srv, keys, orig)
+	first, firstServer := vaulttest.TransitSeal(t)
+	reseal(t, srv, first)
+	r.mustRun(migrate.Migrated)
+	second, _ := vaulttest.TransitSeal(t)
+	reseal(t, srv, vaulttest.Disabled(first)+second)
+	st := sealStatus(t, srv)
+	t.Logf("seal status with two transit stanzas: %+v", st)
+	if !st.Migration {
+		t.Fatalf("vault does not wait for a migration: %+v", st)
+	}
+	r.mustRun(migrate.Migrated)
+	wantAuto(t, load(t, keys), orig, "transit")
+	// Vault no longer needs the first transit Vault.
+	firstServer.Stop()
+	reseal(t, srv, second)
+	srv.WaitFor("auto-unsealed through the second transit Vault", 60*time.Second, vaulttest.Unsealed)
+	generateRoot(t, srv, load(t, keys).GenerateRootKeys())
+}
+
+// TestNewSealUnreachable: Vault with a transit stanza whose transit Vault
+// is down exits at startup; migrate says that it cannot reach Vault, and
+// changes nothing.
+func TestNewSealUnreachable(t *testing.T) {
+	srv, keys, orig := startShamir(t)
+	r := newRunner(t, srv, keys, orig)
+	stanza, transit := vaulttest.TransitSeal(t)
+	transit.Stop()
+	srv.Stop()
+	srv.SetExtraConfig(stanza)
+	if err := srv.TryRestart(); err == nil {
+		t.Fatal("vault started with an unreachable seal")
+	}
+	_, err := r.run()
+	if !errors.Is(err, migrate.ErrUnreachable) || !strings.Contains(err.Error(), "check Vault's logs") ||
+		!strings.Contains(err.Error(), "Recovery keys cannot unseal it") {
+		t.Fatalf("error %v, want ErrUnreachable with its advice", err)
+	}
+	if d := load(t, keys); !d.Equal(orig) {
+		t.Fatalf("the keystore changed: %s", d)
+	}
+}
+
+// TestInterruptedMigrationSettles: a crash can leave the keystore pending
+// while Vault is migrated already (or never migrated, the stanza put back).
+// The next run settles it either way.
+func TestInterruptedMigrationSettles(t *testing.T) {
+	srv, keys, orig := startShamir(t)
+	r := newRunner(t, srv, keys, orig)
+	pending := func() {
+		t.Helper()
+		d := orig.Clone()
+		d.Pending = &keystore.Pending{Kind: keystore.PendingSealMigration, SealType: "transit", StartedAt: time.Now().UTC()}
+		if err := keys.Save(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The operator put the Shamir stanza back before the migration ended.
+	pending()
+	if res := r.mustRun(migrate.Abandoned); res.To != "transit" {
+		t.Fatalf("result %+v", res)
+	}
+	if d := load(t, keys); !d.Equal(orig) {
+		t.Fatalf("keystore after dropping the pending migration: %s", d)
+	}
+	// Vault migrated, and the crash came before the keystore said so.
+	stanza, _ := vaulttest.TransitSeal(t)
+	reseal(t, srv, stanza)
+	for _, k := range orig.Keys[:3] {
+		if _, err := srv.Client("").Sys().UnsealWithOptionsWithContext(context.Background(), &api.UnsealOpts{Key: k, Migrate: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending()
+	r.mustRun(migrate.Finished)
+	wantAuto(t, load(t, keys), orig, "transit")
+}
