@@ -33,6 +33,27 @@ func (f *File) LoadNonce() (string, error) {
 // ClearNonce removes the record. Removing an absent one is not an error.
 func (f *File) ClearNonce() error { return f.remove(NonceFileName) }
 
+// RekeyNonceFileName records the nonce of vault-init's own rekey (or of its
+// probe rekey) while it runs, so that after a crash the rekey it left in
+// Vault is known as vault-init's, and may be cancelled; anyone else's never
+// is. A nonce is no secret (Vault shows it to anyone).
+const RekeyNonceFileName = "rekey.nonce"
+
+// SaveRekeyNonce records the nonce of vault-init's rekey, durably.
+func (f *File) SaveRekeyNonce(nonce string) error { return f.saveSmall(RekeyNonceFileName, nonce) }
+
+// LoadRekeyNonce returns the recorded rekey nonce, or "" when there is none.
+func (f *File) LoadRekeyNonce() (string, error) {
+	n, err := f.loadSmall(RekeyNonceFileName)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return n, err
+}
+
+// ClearRekeyNonce removes the record. Removing an absent one is not an error.
+func (f *File) ClearRekeyNonce() error { return f.remove(RekeyNonceFileName) }
+
 // remove removes a file of the data dir, durably; an absent one is no error.
 func (f *File) remove(name string) error {
 	dir, err := f.where()
