@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/aurora/vault-init/internal/keystore"
+	"github.com/aurora/vault-init/internal/vaulttest"
+)
+
+// TestRekey: `vault-init rekey --shares 4 --threshold 2` on a Vault that
+// vault-init initialized (5 shares, threshold 3): the keystore holds 4 new
+// keys, the old ones no longer unseal Vault and `run --once` unseals it
+// with the new ones. Nothing secret is printed.
+func TestRekey(t *testing.T) {
+	clearEnv(t)
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dir := t.TempDir()
+	var out, banner vaulttest.Buffer
+	args := func(cmd string, more ...string) []string {
+		return append([]string{cmd, "--vault-addr", srv.Addr(), "--data-dir", dir}, more...)
+	}
+	if code := Run(context.Background(), args("run", "--once"), &banner, &out); code != 0 {
+		t.Fatalf("run --once: exit %d\n%s", code, out.String())
+	}
+	orig, err := keystore.New(dir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout vaulttest.Buffer
+	t.Cleanup(func() {
+		if d, err := keystore.New(dir).Load(); err == nil {
+			vaulttest.AssertNoSecrets(t, "vault-init's output", out.String()+stdout.String(), d)
+		}
+		vaulttest.AssertNoSecrets(t, "vault-init's output", out.String()+stdout.String()+vaulttest.WithoutBanner(banner.String()), orig)
+		if t.Failed() {
+			t.Logf("vault-init output:\n%s\n%s", out.String(), stdout.String())
+		}
+	})
+	if code := Run(context.Background(), args("rekey", "--shares", "4", "--threshold", "2"), &stdout, &out); code != 0 {
+		t.Fatalf("rekey: exit %d", code)
+	}
+	for _, want := range []string{"rekeyed the unseal keys of " + srv.Addr(), "4 shares, threshold 2 (were 5 shares, threshold 3)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Fatalf("the summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, want := range []string{"rekey plan", "vault verified the new keys"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("the logs lack %q", want)
+		}
+	}
+	d, err := keystore.New(dir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SecretShares != 4 || d.SecretThreshold != 2 || len(d.Keys) != 4 || d.Pending != nil || slices.Contains(d.Keys, orig.Keys[0]) {
+		t.Fatalf("keystore after rekey: %v", d)
+	}
+	sys := srv.Client(d.RootToken).Sys()
+	if err := sys.SealWithContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range orig.Keys {
+		if st, err := sys.UnsealWithContext(context.Background(), k); err == nil && !st.Sealed {
+			t.Fatal("an old key unsealed Vault")
+		}
+	}
+	if code := Run(context.Background(), args("run", "--once"), &banner, &out); code != 0 {
+		t.Fatalf("run --once after the rekey: exit %d", code)
+	}
+	if srv.Health().Sealed {
+		t.Fatal("run --once did not unseal Vault with the new keys")
+	}
+}
+
+// TestRekeyUsage: counts Vault would refuse exit 2 before Vault is
+// contacted; the keystore's counts (5, 3) fill in a missing flag.
+func TestRekeyUsage(t *testing.T) {
+	clearEnv(t)
+	var hits atomic.Int32
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer fake.Close()
+	dir := t.TempDir()
+	d := &keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: fake.URL, SecretShares: 5, SecretThreshold: 3,
+		Keys: []string{"k1", "k2", "k3", "k4", "k5"}, RootToken: "hvs.root", SealType: "shamir"}
+	if err := keystore.New(dir).Save(d); err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range [][]string{
+		{"--shares", "3", "--threshold", "4"},
+		{"--threshold", "6"},
+		{"--shares", "2"},
+		{"--threshold", "0"},
+		{"--shares", "-1"},
+		{"--shares", "3", "--threshold", "1"},
+		{"--shares", "256"},
+		{"--shares", "many"},
+	} {
+		var out vaulttest.Buffer
+		code := Run(context.Background(), append([]string{"rekey", "--vault-addr", fake.URL, "--data-dir", dir}, flags...), &out, &out)
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", flags, code, ExitUsage, out.String())
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("vault was contacted %d times", hits.Load())
+	}
+}
+
+// TestRekeyBusy: someone else's rekey makes `vault-init rekey` exit 1,
+// saying so, and stays.
+func TestRekeyBusy(t *testing.T) {
+	clearEnv(t)
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dir := t.TempDir()
+	var out, banner vaulttest.Buffer
+	args := func(cmd string, more ...string) []string {
+		return append([]string{cmd, "--vault-addr", srv.Addr(), "--data-dir", dir}, more...)
+	}
+	if code := Run(context.Background(), args("run", "--once"), &banner, &out); code != 0 {
+		t.Fatalf("run --once: exit %d", code)
+	}
+	sys := srv.Client("").Sys()
+	theirs, err := sys.RekeyInitWithContext(context.Background(), &api.RekeyInitRequest{SecretShares: 3, SecretThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr vaulttest.Buffer
+	if code := Run(context.Background(), args("rekey"), &out, &stderr); code != ExitFailure {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitFailure, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "someone else's rekey of the unseal keys is in progress") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+	if st, err := sys.RekeyStatusWithContext(context.Background()); err != nil || !st.Started || st.Nonce != theirs.Nonce {
+		t.Fatalf("their rekey: %+v %v", st, err)
+	}
+	d, err := keystore.New(dir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaulttest.AssertNoSecrets(t, "output", out.String()+stderr.String()+vaulttest.WithoutBanner(banner.String()), d)
+}
