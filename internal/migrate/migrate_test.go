@@ -145,3 +145,27 @@ func TestInterruptedMigrationSettles(t *testing.T) {
 	r.mustRun(migrate.Finished)
 	wantAuto(t, load(t, keys), orig, "transit")
 }
+
+// TestResumeAfterFirstShare: a crash after the first share leaves Vault
+// with progress 1 and the keystore pending; the next run sends every share
+// again (Vault ignores the one it holds) and finishes.
+func TestResumeAfterFirstShare(t *testing.T) {
+	srv, keys, orig := startShamir(t)
+	r := newRunner(t, srv, keys, orig)
+	stanza, _ := vaulttest.TransitSeal(t)
+	reseal(t, srv, stanza)
+	d := orig.Clone()
+	d.Pending = &keystore.Pending{Kind: keystore.PendingSealMigration, SealType: "transit", StartedAt: time.Now().UTC()}
+	if err := keys.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	st, err := srv.Client("").Sys().UnsealWithOptionsWithContext(context.Background(), &api.UnsealOpts{Key: orig.Keys[0], Migrate: true})
+	if err != nil || st.Progress != 1 {
+		t.Fatalf("first share: %v, %+v", err, st)
+	}
+	r.mustRun(migrate.Migrated)
+	wantAuto(t, load(t, keys), orig, "transit")
+	if !strings.Contains(r.logs.String(), `"resumed": true`) {
+		t.Fatal("the run did not say that it resumed a migration")
+	}
+}
