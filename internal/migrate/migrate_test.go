@@ -169,3 +169,37 @@ func TestResumeAfterFirstShare(t *testing.T) {
 		t.Fatal("the run did not say that it resumed a migration")
 	}
 }
+
+// TestShamirToAWSKMS migrates a Shamir Vault to an awskms seal (local-kms),
+// then from awskms to transit: the recovery keys keep their bytes and
+// their name, and only the keystore's seal changes.
+func TestShamirToAWSKMS(t *testing.T) {
+	stanza, _ := vaulttest.AWSKMSSeal(t)
+	srv, keys, orig := startShamir(t)
+	r := newRunner(t, srv, keys, orig)
+	reseal(t, srv, stanza)
+	if st := sealStatus(t, srv); !st.Migration || st.Type != "awskms" {
+		t.Fatalf("vault does not wait for a migration to awskms: %+v", st)
+	}
+	r.mustRun(migrate.Migrated)
+	if st := sealStatus(t, srv); st.Sealed || st.Type != "awskms" || !st.RecoverySeal || st.Migration {
+		t.Fatalf("after the migration: %+v", st)
+	}
+	wantAuto(t, load(t, keys), orig, "awskms")
+	srv.Stop()
+	srv.Restart()
+	srv.WaitFor("auto-unsealed through local-kms", 60*time.Second, vaulttest.Unsealed)
+	generateRoot(t, srv, load(t, keys).GenerateRootKeys())
+	if testing.Short() {
+		return
+	}
+	transit, _ := vaulttest.TransitSeal(t)
+	reseal(t, srv, vaulttest.Disabled(stanza)+transit)
+	if res := r.mustRun(migrate.Migrated); res.From != "awskms" || res.To != "transit" {
+		t.Fatalf("result %+v", res)
+	}
+	wantAuto(t, load(t, keys), orig, "transit")
+	reseal(t, srv, transit)
+	srv.WaitFor("auto-unsealed through transit", 60*time.Second, vaulttest.Unsealed)
+	generateRoot(t, srv, load(t, keys).GenerateRootKeys())
+}

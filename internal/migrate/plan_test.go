@@ -39,7 +39,10 @@ func on(seal string) *api.SealStatusResponse {
 func TestDecide(t *testing.T) {
 	down := Report{Addr: "a", Err: errors.New("connection refused")}
 	node := func(st *api.SealStatusResponse) Report { return Report{Addr: "b", Status: st} }
-	tweak := func(st *api.SealStatusResponse, f func(*api.SealStatusResponse)) *api.SealStatusResponse { f(st); return st }
+	tweak := func(st *api.SealStatusResponse, f func(*api.SealStatusResponse)) *api.SealStatusResponse {
+		f(st)
+		return st
+	}
 	for _, tc := range []struct {
 		name    string
 		data    *keystore.InitData
