@@ -164,6 +164,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, nil
 	}
 	res.Shares, res.Threshold = len(pl.keys), pl.threshold
+	for _, r := range reports[pl.node+1:] {
+		if r.Status != nil && r.Status.Migration {
+			log.Warn("another node waits for a seal migration too: run `vault-init migrate` again once this one is done", zap.String("node", r.Addr))
+		}
+	}
 	if err := execute(ctx, o.Nodes[pl.node], o.Keys, data, pl, now, log); err != nil {
 		return Result{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
 
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/migrate"
@@ -202,4 +203,35 @@ func TestShamirToAWSKMS(t *testing.T) {
 	reseal(t, srv, transit)
 	srv.WaitFor("auto-unsealed through transit", 60*time.Second, vaulttest.Unsealed)
 	generateRoot(t, srv, load(t, keys).GenerateRootKeys())
+}
+
+// TestLockHeld: while another process holds the keystore's lock, migrate
+// waits for it, then gives up without touching Vault or the keystore.
+func TestLockHeld(t *testing.T) {
+	dir := t.TempDir()
+	f := keystore.New(dir)
+	unlock, err := f.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	called := false
+	_, err = migrate.Run(context.Background(), migrate.Options{Keys: f.Keys, Log: zap.NewNop(), LockWait: 300 * time.Millisecond,
+		Nodes: []migrate.Node{{Addr: "x", Vault: vaultFunc(func() { called = true })}}})
+	if !errors.Is(err, keystore.ErrLocked) || called {
+		t.Fatalf("error %v (vault asked: %t), want ErrLocked and no request", err, called)
+	}
+}
+
+// vaultFunc is a Vault that calls f on any request and answers nothing.
+type vaultFunc func()
+
+func (v vaultFunc) SealStatusWithContext(context.Context) (*api.SealStatusResponse, error) {
+	v()
+	return nil, errors.New("no vault")
+}
+
+func (v vaultFunc) UnsealWithOptionsWithContext(context.Context, *api.UnsealOpts) (*api.SealStatusResponse, error) {
+	v()
+	return nil, errors.New("no vault")
 }
