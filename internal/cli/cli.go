@@ -137,6 +137,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			Args:  cobra.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return runAppToken(s, stdout) },
 		},
+		newMigrateCmd(s, stdout, stderr),
+		newRekeyCmd(s, stdout, stderr),
+		newRotateCmd(s, stdout, stderr),
 		newAgeIdentityCmd(stdout),
 		&cobra.Command{
 			Use:   "version",
