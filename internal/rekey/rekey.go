@@ -194,6 +194,13 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 		if res.Settled, err = r.settle(ctx); err != nil {
 			return nil, err
 		}
+		// The stored counts are the settled keys' now.
+		res.OldShares, res.OldThreshold = stored(r.data)
+		if res.Shares, res.Threshold, err = Counts(r.data, opts.Shares, opts.Threshold); err != nil {
+			return nil, err
+		}
+		log.Info("rekey plan, with the interrupted rekey settled", zap.Int("old_shares", res.OldShares),
+			zap.Int("old_threshold", res.OldThreshold), zap.Int("shares", res.Shares), zap.Int("threshold", res.Threshold))
 	}
 	if err := r.clearWay(ctx, t, mine); err != nil {
 		return nil, err

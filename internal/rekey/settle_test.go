@@ -11,6 +11,8 @@ import (
 
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/rekey"
+	"github.com/aurora/vault-init/internal/roottoken"
+	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
 // started runs a rekey by hand up to its new keys (awaiting verification),
@@ -156,4 +158,71 @@ func TestSettleWithSomeoneElsesRekey(t *testing.T) {
 		t.Fatal("the keystore changed")
 	}
 	f.scan(t, err.Error(), pending)
+}
+
+// TestWrongSetAtThreshold records what the probe relies on: Vault refuses
+// a rekey's wrong shares at its threshold with an error (500 on Shamir)
+// and keeps the rekey started, with the same nonce and no progress.
+func TestWrongSetAtThreshold(t *testing.T) {
+	f := newFixture(t, 3, 2, "")
+	other := newFixture(t, 3, 2, "")
+	ctx := context.Background()
+	st, err := f.sys.RekeyInitWithContext(ctx, &api.RekeyInitRequest{SecretShares: 1, SecretThreshold: 1, RequireVerification: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sys.RekeyUpdateWithContext(ctx, other.init.Keys[0], st.Nonce); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sys.RekeyUpdateWithContext(ctx, other.init.Keys[1], st.Nonce)
+	var re *api.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 500 {
+		t.Fatalf("the threshold key of a wrong set: %v", err)
+	}
+	after, err := f.sys.RekeyStatusWithContext(ctx)
+	if err != nil || !after.Started || after.Nonce != st.Nonce || after.Progress != 0 {
+		t.Fatalf("after a wrong set: %+v %v", after, err)
+	}
+}
+
+// TestSettleRecovery: an interrupted recovery-key rekey that Vault had
+// verified is found by the probe (sys/rekey-recovery-key refuses the old
+// recovery keys) and completed; generate-root then works with the keys.
+func TestSettleRecovery(t *testing.T) {
+	seal, _ := vaulttest.TransitSeal(t)
+	f := newFixture(t, 3, 2, seal)
+	ctx := context.Background()
+	st, err := f.sys.RekeyRecoveryKeyInitWithContext(ctx, &api.RekeyInitRequest{SecretShares: 2, SecretThreshold: 2, RequireVerification: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up *api.RekeyUpdateResponse
+	for _, k := range f.init.RecoveryKeys[:2] {
+		if up, err = f.sys.RekeyRecoveryKeyUpdateWithContext(ctx, k, st.Nonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range up.Keys {
+		if _, err := f.sys.RekeyRecoveryKeyVerificationUpdateWithContext(ctx, k, up.VerificationNonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := f.init.Clone()
+	d.Pending = &keystore.Pending{Kind: keystore.PendingRekey, StartedAt: time.Now().UTC(), Nonce: st.Nonce, Recovery: true,
+		Shares: 2, Threshold: 2, Keys: up.Keys, KeysB64: up.KeysB64}
+	if err := f.dir.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rekey.Run(ctx, f.sys, f.dir, f.dir, rekey.Options{Log: f.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Settled, "had taken effect") || res.OldShares != 2 || res.Shares != 2 || res.Threshold != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	final := f.load(t)
+	if _, err := roottoken.Generate(ctx, f.sys, keystore.New(t.TempDir()), final.GenerateRootKeys()); err != nil {
+		t.Fatalf("generate-root with the keystore's recovery keys: %v", err)
+	}
+	f.scan(t, res.Settled, d, final)
 }

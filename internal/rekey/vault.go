@@ -3,6 +3,7 @@ package rekey
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -99,15 +100,20 @@ func (t target) keysName() string {
 	return "unseal keys"
 }
 
-// clean returns err with any of secrets (key shares) cut out of its
-// message. Vault does not echo keys today; this makes sure that a future
-// message cannot leak one. A *api.ResponseError stays one (with its status
-// code), so that callers can still match it.
+// nonceRE matches a nonce (a UUID) in Vault's error text: a wrong-nonce
+// reply names the nonce of the rekey in progress, perhaps someone else's.
+var nonceRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
+// clean returns err with any of secrets (key shares), and any nonce, cut
+// out of its message. Vault does not echo keys today; this makes sure
+// that a future message cannot leak one. A *api.ResponseError stays one
+// (with its status code), so that callers can still match it.
 func clean(err error, secrets ...[]string) error {
 	if err == nil {
 		return nil
 	}
 	redact := func(msg string) string {
+		msg = nonceRE.ReplaceAllString(msg, "[nonce]")
 		for _, set := range secrets {
 			for _, s := range set {
 				if s != "" {
