@@ -191,7 +191,7 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 		return nil, err
 	}
 	if data.Pending != nil {
-		if res.Settled, err = r.settle(ctx); err != nil {
+		if res.Settled, err = r.settle(ctx, mine); err != nil {
 			return nil, err
 		}
 		// The stored counts are the settled keys' now.

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/keystore"
 )
 
@@ -16,7 +17,7 @@ import (
 // Vault unsealed, and saves the keystore with it completed (Vault uses the
 // new keys) or abandoned (Vault still uses the stored ones). It returns
 // what it found, for the summary.
-func (r *run) settle(ctx context.Context) (string, error) {
+func (r *run) settle(ctx context.Context, mine string) (string, error) {
 	p := r.data.Pending
 	if p.Kind != keystore.PendingRekey {
 		return "", fmt.Errorf("a %s is under way in the keystore: finish it with `vault-init migrate` first", p.Kind)
@@ -25,6 +26,14 @@ func (r *run) settle(ctx context.Context) (string, error) {
 	st, err := t.status(ctx)
 	if err != nil {
 		return "", fmt.Errorf("rekey status: %w", clean(err))
+	}
+	if st.Started && st.Nonce != p.Nonce && st.Nonce == mine {
+		// A probe of a settle that a crash cut short: never verified.
+		r.log.Info("cancelling vault-init's own leftover probe rekey")
+		if err := t.cancel(ctx, st.Nonce); err != nil {
+			return "", fmt.Errorf("cancel vault-init's own leftover probe rekey: %w", clean(err))
+		}
+		st.Started = false
 	}
 	switch {
 	case st.Started && st.Nonce == p.Nonce && st.VerificationNonce != "":
@@ -109,6 +118,9 @@ func (r *run) takes(ctx context.Context, t target, set []string) (bool, error) {
 	}
 	defer r.giveUp(ctx, t, nonce)
 	for i, k := range set {
+		if i == 1 {
+			faultinject.Point("rekey-mid-probe")
+		}
 		up, err := t.update(ctx, k, nonce)
 		if err != nil {
 			var re *api.ResponseError

@@ -73,6 +73,21 @@ func TestSettleInterrupted(t *testing.T) {
 				}
 			}
 		}, "had taken effect"},
+		{"verified, and a probe of ours left by a crash", func(t *testing.T, f *fixture, _ string, up *api.RekeyUpdateResponse) {
+			ctx := context.Background()
+			for _, k := range up.Keys[:3] {
+				if _, err := f.sys.RekeyVerificationUpdateWithContext(ctx, k, up.VerificationNonce); err != nil {
+					t.Fatal(err)
+				}
+			}
+			probe, err := f.sys.RekeyInitWithContext(ctx, &api.RekeyInitRequest{SecretShares: 1, SecretThreshold: 1, RequireVerification: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.dir.SaveRekeyNonce(probe.Nonce); err != nil {
+				t.Fatal(err)
+			}
+		}, "had taken effect"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

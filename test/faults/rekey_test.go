@@ -4,8 +4,10 @@ package faults
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +149,58 @@ func (c *rekeyRun) settledAndOpens() {
 		c.t.Fatal("the keystore's keys do not unseal Vault")
 	}
 	figures.count("rekey crashes that lost access", 0)
+}
+
+// TestCrashDuringRekeyProbe: a rekey interrupted after Vault verified its
+// keys is settled by a probe; a crash in the middle of that probe leaves a
+// rekey of vault-init's in Vault (recorded as its own), which the next
+// `vault-init rekey` cancels before it settles and rekeys.
+func TestCrashDuringRekeyProbe(t *testing.T) {
+	c := crashRekey(t, "rekey-after-verify")
+	p := c.start([]string{"rekey"}, "VAULT_INIT_FAULT=rekey-mid-probe:kill")
+	p.WaitFor("FAULTINJECT rekey-mid-probe ", 60*time.Second)
+	if _, signaled := p.Wait(10 * time.Second); !signaled {
+		t.Fatal("vault-init rekey was not killed in the probe")
+	}
+	figures.count("fault runs", 1)
+	if st, err := c.srv.Client("").Sys().RekeyStatusWithContext(context.Background()); err != nil || !st.Started {
+		t.Fatalf("no probe left in Vault: %+v %v", st, err)
+	}
+	c.vi("rekey")
+	c.settledAndOpens()
+}
+
+// TestRekeyHoldsTheLock: while one `vault-init rekey` runs (paused with its
+// new keys pending), a second one does not start: it waits for the
+// keystore's lock, gives up (exit 1), and changes nothing. The first then
+// finishes.
+func TestRekeyHoldsTheLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the lock (10 s); run without -short")
+	}
+	c := &rekeyRun{t: t, srv: vaulttest.Start(t, vaulttest.Options{}), dir: t.TempDir()}
+	c.vi("run", "--once")
+	resume := t.TempDir() + "/resume"
+	first := c.start([]string{"rekey"}, "VAULT_INIT_FAULT=rekey-after-pending:pause", "VAULT_INIT_FAULT_RESUME="+resume)
+	first.WaitFor("FAULTINJECT rekey-after-pending ", 60*time.Second)
+	pending := loadKeys(t, c.dir)
+	c.seen = append(c.seen, pending)
+	second := c.start([]string{"rekey"})
+	if code, _ := second.Wait(30 * time.Second); code != 1 {
+		t.Fatalf("the second rekey: exit %d, want 1", code)
+	}
+	if !strings.Contains(second.Stderr.String(), "lock keystore") || !loadKeys(t, c.dir).Equal(pending) {
+		t.Fatalf("the second rekey did not stop at the lock, or changed the keystore:\n%s", second.Stderr.String())
+	}
+	if err := os.WriteFile(resume, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := first.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("the first rekey: exit %d\n%s", code, first.Stderr.String())
+	}
+	c.seen = append(c.seen, loadKeys(t, c.dir))
+	c.settledAndOpens()
+	for _, p := range c.procs {
+		p.Knows(c.seen...)
+	}
 }
