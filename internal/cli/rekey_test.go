@@ -150,3 +150,48 @@ func TestRekeyBusy(t *testing.T) {
 	}
 	vaulttest.AssertNoSecrets(t, "output", out.String()+stderr.String()+vaulttest.WithoutBanner(banner.String()), d)
 }
+
+// TestRekeyUnderARunningWatch: `vault-init rekey` while `vault-init run`
+// watches the same Vault and data dir (the sidecar and `docker exec`):
+// when Vault is sealed afterwards, the running loop unseals it with the
+// new keys, which it never had in memory.
+func TestRekeyUnderARunningWatch(t *testing.T) {
+	clearEnv(t)
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dir := t.TempDir()
+	var out, banner, stdout vaulttest.Buffer
+	args := func(cmd string, more ...string) []string {
+		return append([]string{cmd, "--vault-addr", srv.Addr(), "--data-dir", dir, "--check-interval", "250ms"}, more...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- Run(ctx, args("run"), &banner, &out) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("run: exit %d", code)
+		}
+	}()
+	srv.WaitFor("unsealed by the watch", 60*time.Second, vaulttest.Unsealed)
+	orig, err := keystore.New(dir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := Run(context.Background(), args("rekey", "--shares", "3", "--threshold", "2"), &stdout, &out); code != 0 {
+		t.Fatalf("rekey: exit %d\n%s", code, out.String())
+	}
+	d, err := keystore.New(dir).Load()
+	if err != nil || slices.Equal(d.Keys, orig.Keys) || d.Pending != nil {
+		t.Fatalf("keystore after rekey: %v %v", d, err)
+	}
+	if err := srv.Client(d.RootToken).Sys().SealWithContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv.WaitFor("unsealed again by the running watch, with the new keys", 30*time.Second, vaulttest.Unsealed)
+	if n := strings.Count(out.String(), "vault unsealed"); n != 2 || strings.Contains(out.String(), "were rejected") {
+		t.Fatalf("the watch logged %d unseals, want 2 (the second with the new keys at once):\n%s", n, out.String())
+	}
+	all := out.String() + stdout.String() + vaulttest.WithoutBanner(banner.String())
+	vaulttest.AssertNoSecrets(t, "vault-init's output", all, orig)
+	vaulttest.AssertNoSecrets(t, "vault-init's output", all, d)
+}
