@@ -101,6 +101,19 @@ func (d *InitData) UnsealKeySets() [][]string {
 	return sets
 }
 
+// GenerateRootKeySets are the sets of keys that sys/generate-root may
+// take, the likeliest first: GenerateRootKeys, then a pending rekey's new
+// keys of the same kind (recovery keys with an auto-unseal seal, unseal
+// keys otherwise), which Vault took if a crash came between its last
+// verify reply and the keystore's last write.
+func (d *InitData) GenerateRootKeySets() [][]string {
+	sets := [][]string{d.GenerateRootKeys()}
+	if p := d.Pending; p != nil && p.Kind == PendingRekey && p.Recovery == d.AutoUnseal() {
+		sets = append(sets, p.Keys)
+	}
+	return sets
+}
+
 // Completed returns the data as it is once Vault has taken the pending
 // change, with no change pending: a rekey's new shares in place of the old
 // ones; a migration's shares under their new name (unseal keys become

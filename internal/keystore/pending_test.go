@@ -129,3 +129,20 @@ func TestPendingValidate(t *testing.T) {
 		t.Fatalf("String: %s", s)
 	}
 }
+
+func TestGenerateRootKeySets(t *testing.T) {
+	if sets := sample().GenerateRootKeySets(); len(sets) != 1 || !slices.Equal(sets[0], sample().Keys) {
+		t.Fatalf("nothing pending: %d sets", len(sets))
+	}
+	if sets := withRekey(sample(), false).GenerateRootKeySets(); len(sets) != 2 || sets[1][0] != "dddd4444" {
+		t.Fatal("pending unseal-key rekey: want the stored keys, then the new ones")
+	}
+	a := withRekey(autoSample(), true)
+	if sets := a.GenerateRootKeySets(); len(sets) != 2 || !slices.Equal(sets[0], a.RecoveryKeys) || sets[1][0] != "dddd4444" {
+		t.Fatal("pending recovery-key rekey: want the stored recovery keys, then the new ones")
+	}
+	// A rekey of the other kind of keys is not tried.
+	if sets := withRekey(autoSample(), false).GenerateRootKeySets(); len(sets) != 1 {
+		t.Fatal("unseal-key rekey on an auto-unseal keystore: tried its keys for generate-root")
+	}
+}

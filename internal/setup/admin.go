@@ -43,7 +43,7 @@ func (s *Setup) adminToken(ctx context.Context, n Node) (string, func(), error) 
 	token, stored := data.RootToken, data.RootToken != ""
 	if !stored {
 		s.generating.Lock()
-		token, err = roottoken.Generate(ctx, n.Client.Sys(), s.nonces, data.GenerateRootKeys())
+		token, err = s.generateRoot(ctx, n, data)
 		s.generating.Unlock()
 		if err != nil {
 			return "", noop, err
@@ -99,6 +99,27 @@ func (s *Setup) adminToken(ctx context.Context, n Node) (string, func(), error) 
 		s.emit(events.StepDone, n, "revoke-root", nil)
 	}
 	return token, release, nil
+}
+
+// generateRoot makes a root token from the stored keys; when they fail and
+// a rekey is pending (a crash came after Vault took its new keys), from the
+// new keys. Someone else's attempt (a *roottoken.BusyError) or a stop ends
+// it at once.
+func (s *Setup) generateRoot(ctx context.Context, n Node, data *keystore.InitData) (string, error) {
+	sets := data.GenerateRootKeySets()
+	var err error
+	for i, keys := range sets {
+		var token string
+		token, err = roottoken.Generate(ctx, n.Client.Sys(), s.nonces, keys)
+		var busy *roottoken.BusyError
+		if err == nil || errors.As(err, &busy) || ctx.Err() != nil {
+			return token, err
+		}
+		if i+1 < len(sets) {
+			n.Log.Info("the stored keys did not make a root token; trying the new keys of the rekey that was under way", zap.Error(err))
+		}
+	}
+	return "", err
 }
 
 // revokeLeftovers revokes root tokens that a stopped vault-init held and
