@@ -117,10 +117,17 @@ lint: ## gofmt and go vet (also with -tags faultinject, which test/faults needs)
 	$(GO) vet -tags faultinject ./...
 	cd test/deploy && $(GO) vet ./...
 
-# AGE=1 adds docker-compose.age.yml: the keystore encrypted with age.
-PROD := $(COMPOSE)$(if $(AGE), -f docker-compose.yml -f docker-compose.age.yml)
+# Overlays of docker-compose.yml: AGE=1 adds docker-compose.age.yml (the
+# keystore encrypted with age), KMS=aws docker-compose.kms.yml (Vault
+# auto-unseals through AWS KMS). COMPOSE_OVERLAYS adds more files (the e2e's
+# local KMS stand-in).
+ifneq ($(filter-out aws,$(KMS)),)
+$(error KMS=$(KMS): the one KMS is aws (KMS=aws))
+endif
+OVERLAYS := $(strip $(if $(AGE),docker-compose.age.yml) $(if $(KMS),docker-compose.kms.yml) $(COMPOSE_OVERLAYS))
+PROD := $(COMPOSE)$(if $(OVERLAYS), -f docker-compose.yml $(addprefix -f ,$(OVERLAYS)))
 
-prod-local: ## Build and start Vault and vault-init with Docker Compose, and wait until Vault is ready (AGE=1: encrypted keystore)
+prod-local: ## Build and start Vault and vault-init with Docker Compose, and wait until Vault is ready (AGE=1: encrypted keystore; KMS=aws: auto-unseal through AWS KMS)
 	VERSION=$(VERSION) $(PROD) up -d --build
 	@scripts/wait-healthy.sh $(VAULT_INIT_CONTAINER) $(READY_TIMEOUT)
 	@echo

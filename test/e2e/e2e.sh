@@ -35,6 +35,10 @@ fail() {
     docker logs "$VI" 2>&1 | sed -E 's/(Root Token: |App Token: |VAULT_TOKEN=|Unseal Key [0-9]+: |Recovery Key [0-9]+: )[^ ]+/\1<masked>/' | tail -40 >&2 || true
     echo "--- $V logs" >&2
     docker logs "$V" 2>&1 | tail -20 >&2 || true
+    if docker inspect "${VAULT_NAME_PREFIX}local-kms" >/dev/null 2>&1; then
+        echo "--- ${VAULT_NAME_PREFIX}local-kms logs" >&2
+        docker logs "${VAULT_NAME_PREFIX}local-kms" 2>&1 | tail -10 >&2 || true
+    fi
     exit 1
 }
 # until SECONDS CMD...: retry CMD until it succeeds or SECONDS pass.
@@ -245,6 +249,35 @@ new=$(root_token)
 [ -n "$new" ] && [ "$new" != "$token" ] || fail "no fresh init after prod-local-clean"
 env_token root "$new"
 [ "$(stat -c %a .env)" = 600 ] || fail "make env-token created .env with mode $(stat -c %a .env), want 600"
+
+step "make prod-local KMS=aws (AWS KMS here a local-kms stand-in): recovery keys, and docker restart vault unseals itself"
+# The overlay as a user runs it, with its endpoint pointed at local-kms on the
+# stack's network (test/e2e/docker-compose.localkms.yml). A fresh Vault: an
+# initialized Shamir one would need a seal migration instead.
+LOCALKMS_IMAGE=$("$root/test/e2e/standin/build.sh" localkms | tail -n 1) || fail "building the local-kms stand-in failed"
+export LOCALKMS_IMAGE
+kms=(KMS=aws COMPOSE_OVERLAYS=test/e2e/docker-compose.localkms.yml)
+make prod-local-clean || fail "make prod-local-clean before KMS=aws"
+printf 'AWS_REGION=us-east-1\nVAULT_AWSKMS_SEAL_KEY_ID=%s\nAWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=secretexample\n' \
+    6e6f9c3a-6b1e-4f5e-9d8a-e2e0c0ffee01 > .env
+make prod-local "${kms[@]}" || fail "make prod-local KMS=aws failed"
+st=$(curl -s "$(url /v1/sys/seal-status)")
+for want in '"type":"awskms"' '"initialized":true' '"sealed":false' '"recovery_seal":true' '"t":3' '"n":5'; do
+    grep -F "$want" <<<"$st" >/dev/null || fail "seal-status lacks $want: $st"
+done
+[ "$(docker logs "$VI" 2>&1 | grep -c "Root Token:")" = 1 ] || fail "want exactly one Root Token line"
+docker logs "$VI" 2>&1 | grep -E 'unseal keys and root token saved.*"keys": 0, "recovery_keys": 5' >/dev/null ||
+    fail "vault-init did not save 5 recovery keys and no unseal keys"
+status=$(docker exec "$VI" vault-init status) || fail "vault-init status: $(mask <<<"$status")"
+grep -E 'seal +awskms \(recovery keys: 5 shares, threshold 3\)' <<<"$status" >/dev/null || fail "vault-init status does not show the awskms keystore: $(mask <<<"$status")"
+venv=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$V")
+for want in VAULT_SEAL_TYPE=awskms AWS_REGION=us-east-1 VAULT_AWSKMS_SEAL_KEY_ID=6e6f9c3a-6b1e-4f5e-9d8a-e2e0c0ffee01 AWS_KMS_ENDPOINT=http://local-kms:8080; do
+    grep -x "$want" <<<"$venv" >/dev/null || fail "the overlay's $want did not reach Vault"
+done
+before=$(unseals)
+docker restart "$V" >/dev/null
+until_ok 60 unsealed || fail "vault did not unseal itself through the KMS after docker restart"
+[ "$(unseals)" = "$before" ] || fail "vault-init unsealed an auto-unseal Vault (it must never submit recovery keys)"
 
 step "the seed's names (volumes vault-data, vault-init, vault-logs; containers vault, vault-init), .env and secrets/ are untouched"
 guard_check || fail "the e2e touched what is not its own"

@@ -6,6 +6,12 @@
 #                          minimal image laid out like hashicorp/vault
 #   golang-standin:local   the local Go toolchain plus a module cache holding
 #                          every module of go.sum, so the Dockerfile builds offline
+#   local-kms-standin:VERSION  local-kms, an AWS KMS emulator ($LOCALKMS_BIN,
+#                          else bin/local-kms-VERSION of `make local-kms`, else
+#                          built from the Go module proxy), for the e2e's
+#                          KMS=aws step; it has no official image to stand in
+#                          for, so `make e2e` builds it even where a registry
+#                          is reachable. `build.sh localkms` prints its tag last.
 # The project's Dockerfile and docker-compose.yml are used unchanged; the
 # stand-ins come in only through VAULT_IMAGE and the GO_IMAGE build arg.
 set -euo pipefail
@@ -91,9 +97,42 @@ go_image() {
     echo "built golang-standin:local"
 }
 
+LOCALKMS_VERSION=$(sed -n 's|^[[:space:]]*github.com/nsmithuk/local-kms v\([^ ]*\).*|\1|p' "$root/tools/localkms/go.mod")
+
+localkms_image() {
+    local tag="local-kms-standin:$LOCALKMS_VERSION" bin=${LOCALKMS_BIN:-$root/bin/local-kms-$LOCALKMS_VERSION}
+    # Static, as the image has no libc: else (or when absent) build it here.
+    if [ ! -x "$bin" ] || ldd "$bin" >/dev/null 2>&1; then
+        bin="$work/local-kms"
+        (cd "$root/tools/localkms" && CGO_ENABLED=0 go build -trimpath -o "$bin" github.com/nsmithuk/local-kms)
+    fi
+    local hash
+    hash=$(cat "$here/build.sh" <(sha256sum <"$bin") | sha256sum | cut -c1-16)
+    if fresh "$tag" "$hash"; then echo "$tag is up to date"; echo "$tag"; return; fi
+    local dir="$work/localkms"
+    base_rootfs "$dir"
+    install -m 0755 "$bin" "$dir/usr/local/bin/local-kms"
+    mkdir -p "$dir/init" "$dir/data"
+    # As the project's own image: the region and account of the e2e's key,
+    # its database in /data, its seed file at /init/seed.yaml, port 8080.
+    tar -C "$dir" -c . | docker import \
+        --change 'ENV PATH=/usr/local/bin:/bin' \
+        --change 'ENV KMS_ACCOUNT_ID=111122223333' \
+        --change 'ENV KMS_REGION=us-east-1' \
+        --change 'ENV KMS_DATA_PATH=/data' \
+        --change 'ENV PORT=8080' \
+        --change 'EXPOSE 8080' \
+        --change 'ENTRYPOINT ["local-kms"]' \
+        --change "LABEL standin.inputs=$hash" \
+        - "$tag" >/dev/null
+    echo "built $tag"
+    echo "$tag"
+}
+
 case "${1:-all}" in
     vault) vault_image ;;
     go) go_image ;;
-    all) vault_image; go_image ;;
-    *) echo "usage: build.sh [vault|go|all]" >&2; exit 2 ;;
+    localkms) localkms_image ;;
+    all) vault_image; go_image; localkms_image ;;
+    *) echo "usage: build.sh [vault|go|localkms|all]" >&2; exit 2 ;;
 esac
