@@ -73,6 +73,7 @@ func TestAWSKMSAutoUnseal(t *testing.T) {
 	gone := h.Wait("a check of the gone Vault", 10*time.Second, checkedSince(time.Now(), "unreachable"))
 	h.Wait("went away", time.Second, events.Is(events.WentAway, ""))
 	h.Logs.WaitFor(t, `"msg":"vault state changed","state":"unreachable","previous":"active"`, time.Second)
+	h.Logs.WaitFor(t, `"msg":"vault does not answer yet"`, time.Second)
 
 	// No hot loop: after the fast polling that follows a Vault seen
 	// unsealed (watch.FastPollFor), one health check per interval, plus
