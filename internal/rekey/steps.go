@@ -128,6 +128,15 @@ func (r *run) finish(ctx context.Context, d *keystore.InitData, verified time.Ti
 		}
 		r.log.Warn("could not save the completed rekey; trying again", zap.Int("attempt", attempt), zap.Error(err))
 		pause(ctx, time.Duration(attempt)*500*time.Millisecond)
+		// Someone may have written the keystore in between (the watch
+		// loop's bookkeeping; a Secret's write is a compare-and-swap
+		// against what this handle read last): start again from what is
+		// stored now, with the verified keys put back whatever it says.
+		if cur, lerr := r.keys.Load(); lerr == nil && cur.CreatedAt.Equal(d.CreatedAt) {
+			redo := cur.Clone()
+			redo.Pending = d.Pending
+			done = redo.Completed()
+		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("save the new keys (Vault uses them; the keystore holds them as pending, which the next unseal or rekey settles): %w", err)

@@ -47,12 +47,26 @@ func (t target) status(ctx context.Context) (*api.RekeyStatusResponse, error) {
 // start begins a rekey that takes effect only once its new keys are
 // verified: without verification, Vault switches to the new keys in the
 // reply that carries them, and a lost reply would lose every key.
+// start begins a rekey that requires verification, and refuses (cancels
+// it before any key is sent) one that Vault started without: Vault would
+// then switch to the new keys in the reply to the last stored key, and a
+// reply lost there would lose every key.
 func (t target) start(ctx context.Context, shares, threshold int) (*api.RekeyStatusResponse, error) {
 	req := &api.RekeyInitRequest{SecretShares: shares, SecretThreshold: threshold, RequireVerification: true}
+	var st *api.RekeyStatusResponse
+	var err error
 	if t.recovery {
-		return t.sys.RekeyRecoveryKeyInitWithContext(ctx, req)
+		st, err = t.sys.RekeyRecoveryKeyInitWithContext(ctx, req)
+	} else {
+		st, err = t.sys.RekeyInitWithContext(ctx, req)
 	}
-	return t.sys.RekeyInitWithContext(ctx, req)
+	if err == nil && !st.VerificationRequired {
+		if st.Nonce != "" {
+			_ = t.cancel(context.WithoutCancel(ctx), st.Nonce)
+		}
+		return nil, errors.New("vault started the rekey without the verification vault-init asked for; cancelled it before sending any key")
+	}
+	return st, err
 }
 
 func (t target) update(ctx context.Context, key, nonce string) (*api.RekeyUpdateResponse, error) {

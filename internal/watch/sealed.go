@@ -161,30 +161,25 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 }
 
 // settleRekey records what an unseal proved about a rekey that a crash
-// left pending in the keystore: the set of keys that opened Vault is its
-// keys now. Vault was sealed, so no rekey can be under way in it any more.
+// left pending in the keystore: when the rekey's new keys opened Vault,
+// they are its keys now. When the stored keys opened it, nothing is
+// proved: another node may still be verifying that rekey (sealing ends a
+// rekey only on the node sealed), so the pending keys stay for `vault-init
+// rekey` to settle, which asks the active node.
 func (n *node) settleRekey(data *keystore.InitData, set int) {
 	p := data.Pending
-	if p == nil || p.Kind != keystore.PendingRekey || p.Recovery {
+	if p == nil || p.Kind != keystore.PendingRekey || p.Recovery || set == 0 {
 		return
-	}
-	took := "the old keys opened vault: the rekey never completed, and its new keys are dropped"
-	if set > 0 {
-		took = "the rekey's new keys opened vault: they replace the old ones"
 	}
 	err := n.w.keys.Update(func(d *keystore.InitData) {
 		if d.Pending == nil || d.Pending.Nonce != p.Nonce || !d.Pending.StartedAt.Equal(p.StartedAt) {
 			return // settled, or another rekey since: nothing to do
 		}
-		if set > 0 {
-			*d = *d.Completed()
-		} else {
-			*d = *d.Abandoned()
-		}
+		*d = *d.Completed()
 	})
 	if err != nil {
 		n.log.Warn("could not settle the interrupted rekey in the keystore; the next unseal tries both sets of keys again", zap.Error(err))
 		return
 	}
-	n.log.Info("settled an interrupted rekey: "+took, zap.String("path", n.w.keys.Path()))
+	n.log.Info("settled an interrupted rekey: its new keys opened vault, and replace the old ones", zap.String("path", n.w.keys.Path()))
 }

@@ -42,6 +42,13 @@ func TestCrashDuringRekey(t *testing.T) {
 				c.srv.Restart()
 				c.vi("run", "--once")
 				c.settledAs(point)
+				if loadKeys(t, c.dir).Pending != nil {
+					// The old keys opened Vault, which proves nothing
+					// about the rekey (on a cluster, another node may
+					// still verify it): the loop left it for
+					// `vault-init rekey`, which asks Vault.
+					c.vi("rekey")
+				}
 				c.settledAndOpens()
 			})
 			t.Run("rekey again", func(t *testing.T) {
@@ -108,9 +115,9 @@ func (c *rekeyRun) vi(args ...string) {
 }
 
 // settledAs checks, after Vault's restart and an unseal, that the keystore
-// holds the keys Vault had at the crash at point: the new ones from
-// Vault's last verify reply on, the old ones before (a restart ends a
-// rekey that is not verified).
+// holds the keys Vault had at the crash at point as its keys: the new ones
+// from Vault's last verify reply on, the old ones before (a restart ends a
+// rekey that is not verified; the new ones may stay pending).
 func (c *rekeyRun) settledAs(point string) {
 	c.t.Helper()
 	orig, crashed, now := c.seen[0], c.seen[1], loadKeys(c.t, c.dir)
@@ -135,10 +142,8 @@ func (c *rekeyRun) settledAndOpens() {
 	if d.Pending != nil {
 		c.t.Fatalf("the keystore still has a pending %s", d.Pending.Kind)
 	}
-	if n, _ := keystore.New(c.dir).LoadRekeyNonce(); n != "" {
-		if st, err := c.srv.Client("").Sys().RekeyStatusWithContext(context.Background()); err == nil && st.Started {
-			c.t.Fatal("a rekey of vault-init's is left started in Vault")
-		}
+	if st, err := c.srv.Client("").Sys().RekeyStatusWithContext(context.Background()); err != nil || st.Started {
+		c.t.Fatalf("a rekey is left started in Vault (%v), or its status is unknown: %v", st != nil && st.Started, err)
 	}
 	if err := c.srv.Client(d.RootToken).Sys().SealWithContext(context.Background()); err != nil {
 		c.t.Fatal(err)
