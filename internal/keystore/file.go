@@ -142,6 +142,12 @@ func decode(path string, raw []byte) (*InitData, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("decode keystore %s: trailing data after the JSON object", path)
 	}
+	if d.Version == formatVersionPending {
+		if d.Pending == nil {
+			return nil, fmt.Errorf("keystore %s: format version %d without a pending change", path, formatVersionPending)
+		}
+		d.Version = FormatVersion
+	}
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("keystore %s: %w", path, err)
 	}
@@ -164,8 +170,20 @@ func jsonProblem(err error) error {
 	return errors.New("invalid JSON")
 }
 
+// formatVersionPending is the version written while a key change is
+// pending. A vault-init older than key changes reads version 1 only, and
+// would drop the pending keys it does not know at its next write (they may
+// be Vault's only keys); version 2 makes it refuse the file instead. In
+// memory, the data is version 1 either way.
+const formatVersionPending = 2
+
 // encode is the stored byte form of d.
 func encode(d *InitData) string {
+	if d.Pending != nil && d.Version == FormatVersion {
+		c := *d
+		c.Version = formatVersionPending
+		d = &c
+	}
 	raw, _ := json.MarshalIndent(d, "", "  ")
 	return string(raw) + "\n"
 }

@@ -72,6 +72,10 @@ type InitData struct {
 	PendingRevoke []string `json:"pending_revoke,omitempty"`
 	// Pending is a rekey or a seal migration under way (see Pending).
 	Pending *Pending `json:"pending,omitempty"`
+	// Generation counts the key changes (rekeys, seal migrations) since
+	// the init: a keystore of the same init with a lower generation is an
+	// older copy (a backup put back), whose keys Vault may no longer take.
+	Generation int `json:"generation,omitempty"`
 }
 
 // AutoUnseal reports whether the data belongs to an auto-unseal Vault.
@@ -105,7 +109,8 @@ func (d *InitData) Equal(o *InitData) bool {
 		slices.Equal(d.Keys, o.Keys) && slices.Equal(d.KeysB64, o.KeysB64) && d.RootToken == o.RootToken &&
 		d.SealType == o.SealType && d.RecoveryShares == o.RecoveryShares && d.RecoveryThreshold == o.RecoveryThreshold &&
 		slices.Equal(d.RecoveryKeys, o.RecoveryKeys) && slices.Equal(d.RecoveryKeysB64, o.RecoveryKeysB64) &&
-		d.RootTokenRevoked == o.RootTokenRevoked && slices.Equal(d.PendingRevoke, o.PendingRevoke) && d.Pending.equal(o.Pending)
+		d.RootTokenRevoked == o.RootTokenRevoked && slices.Equal(d.PendingRevoke, o.PendingRevoke) && d.Pending.equal(o.Pending) &&
+		d.Generation == o.Generation
 }
 
 // Clone returns a deep copy, for changing the data before saving it.

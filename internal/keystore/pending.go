@@ -43,6 +43,19 @@ type Pending struct {
 	SealType string `json:"seal_type,omitempty"`
 }
 
+// String describes the change without its keys, so that printing one by
+// mistake leaks nothing.
+func (p *Pending) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Pending{kind: %s, started_at: %s, recovery: %t, shares: %d, threshold: %d, keys: %d, seal_type: %s}",
+		p.Kind, p.StartedAt.Format(time.RFC3339), p.Recovery, p.Shares, p.Threshold, len(p.Keys), p.SealType)
+}
+
+// GoString hides the keys from %#v too.
+func (p *Pending) GoString() string { return p.String() }
+
 func (p *Pending) equal(o *Pending) bool {
 	if p == nil || o == nil {
 		return p == o
@@ -123,6 +136,9 @@ func (d *InitData) Completed() *InitData {
 	c := d.Clone()
 	p := c.Pending
 	c.Pending = nil
+	if p != nil {
+		c.Generation++
+	}
 	switch {
 	case p == nil:
 	case p.Kind == PendingRekey && p.Recovery:

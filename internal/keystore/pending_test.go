@@ -1,6 +1,10 @@
 package keystore
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -92,7 +96,7 @@ func TestCompleted(t *testing.T) {
 	s := back.Completed()
 	s.SealType = ""
 	want := sample()
-	want.SealType = ""
+	want.SealType, want.Generation = "", 2 // two key changes
 	if !s.Equal(want) {
 		t.Fatalf("there and back: %v, want %v", s, want)
 	}
@@ -144,5 +148,39 @@ func TestGenerateRootKeySets(t *testing.T) {
 	// A rekey of the other kind of keys is not tried.
 	if sets := withRekey(autoSample(), false).GenerateRootKeySets(); len(sets) != 1 {
 		t.Fatal("unseal-key rekey on an auto-unseal keystore: tried its keys for generate-root")
+	}
+}
+
+// A keystore with a pending change is written as format version 2, which
+// an older vault-init refuses instead of dropping the pending keys at its
+// next write; it reads back as version 1 data, and a settled one is
+// written as version 1 again.
+func TestPendingFormatVersion(t *testing.T) {
+	dir := t.TempDir()
+	ks := New(dir)
+	d := withRekey(sample(), false)
+	if err := ks.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil || !strings.Contains(string(raw), `"version": 2,`) {
+		t.Fatalf("pending keystore on disk: %v\n%s", err, raw)
+	}
+	var old struct{ Version int }
+	if err := json.Unmarshal(raw, &old); err != nil || old.Version == FormatVersion {
+		t.Fatal("an older vault-init would read it as its own version")
+	}
+	if err := ks.Save(d.Completed()); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ = os.ReadFile(filepath.Join(dir, FileName)); !strings.Contains(string(raw), `"version": 1,`) || !strings.Contains(string(raw), `"generation": 1`) {
+		t.Fatalf("settled keystore on disk:\n%s", raw)
+	}
+	bad := strings.Replace(string(raw), `"version": 1,`, `"version": 2,`, 1)
+	if _, err := decode("x", []byte(bad)); err == nil {
+		t.Fatal("version 2 without a pending change was accepted")
+	}
+	if s := fmt.Sprintf("%v %+v %#v", d.Pending, d.Pending, d.Pending); strings.Contains(s, "dddd4444") {
+		t.Fatalf("a Pending prints its keys: %s", s)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 
 	"go.uber.org/zap"
@@ -171,11 +172,17 @@ func (r *Ring) SaveAppToken(token string) error { return r.keys.SaveAppToken(tok
 // AppTokenPath says where the app token is kept (for messages).
 func (r *Ring) AppTokenPath() string { return r.keys.AppTokenPath() }
 
-// sameKeys reports whether a and b are the keys of one init. The keys
-// themselves may differ: a rekey or a seal migration (`vault-init rekey`,
-// `vault-init migrate`, in another process) changes the shares of the same
-// init, and the loop must then use the stored ones, or it would unseal a
-// restarted Vault with shares it no longer takes.
+// sameKeys reports whether the stored b may replace the held a: the keys of
+// one init, as held or newer. A rekey or a seal migration (`vault-init
+// rekey`, `vault-init migrate`, in another process) changes the shares of
+// the same init and counts a generation, and the loop must then use the
+// stored ones, or it would unseal a restarted Vault with shares it no
+// longer takes; an older generation, or other shares of the same one, is
+// a copy put back (a backup from before a rekey), which is not.
 func sameKeys(a, b *keystore.InitData) bool {
-	return a.CreatedAt.Equal(b.CreatedAt) && a.VaultAddr == b.VaultAddr
+	if !a.CreatedAt.Equal(b.CreatedAt) || a.VaultAddr != b.VaultAddr {
+		return false
+	}
+	return b.Generation > a.Generation ||
+		(b.Generation == a.Generation && slices.Equal(a.Keys, b.Keys) && slices.Equal(a.RecoveryKeys, b.RecoveryKeys))
 }

@@ -80,7 +80,7 @@ func TestRekeyedByAnotherProcess(t *testing.T) {
 	r := keyring.New(local.Keys, local, zaptest.NewLogger(t), &events.Emitter{Sink: &events.Recorder{}})
 	r.Hold(old)
 	rekeyed := old.Clone()
-	rekeyed.Keys = []string{"fake-new-key"}
+	rekeyed.Keys, rekeyed.Generation = []string{"fake-new-key"}, 1
 	if err := local.Save(rekeyed); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +89,13 @@ func TestRekeyedByAnotherProcess(t *testing.T) {
 	}
 	if err := r.Update(func(d *keystore.InitData) { d.PendingRevoke = []string{"acc"} }); err != nil {
 		t.Fatal(err)
+	}
+	// A copy from before the rekey put back (a backup) is not taken.
+	if err := local.Save(old); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.Load(); err != nil || d.Keys[0] != "fake-new-key" {
+		t.Fatalf("Load with an older generation stored: %v, %v; want the copy in memory", d, err)
 	}
 	other := rekeyed.Clone()
 	other.CreatedAt = other.CreatedAt.Add(time.Hour)
