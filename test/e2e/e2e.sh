@@ -279,6 +279,61 @@ docker restart "$V" >/dev/null
 until_ok 60 unsealed || fail "vault did not unseal itself through the KMS after docker restart"
 [ "$(unseals)" = "$before" ] || fail "vault-init unsealed an auto-unseal Vault (it must never submit recovery keys)"
 
+step "seal migration (docs/keys.md): a Shamir stack with a secret, make prod-local KMS=aws on its volumes, vault-init migrate"
+# The documented way from the local stack to the KMS seal, as an operator
+# walks it. The stand-in local-kms of the step before keeps running: the plain
+# stack does not use it, make prod-local-clean (docker-compose.yml's services
+# only) leaves it, the e2e's cleanup removes it.
+# logged_since TIME TEXT: how many lines of vault-init's log since TIME hold TEXT.
+logged_since() { docker logs --since "$1" "$VI" 2>&1 | grep -cF "$2" || true; }
+seal_has() {
+    local st want
+    st=$(curl -s "$(url /v1/sys/seal-status)")
+    for want in "$@"; do grep -F "$want" <<<"$st" >/dev/null || { echo "seal-status lacks $want: $st"; return 1; }; done
+}
+make prod-local-clean || fail "make prod-local-clean before the Shamir stack"
+rm -f .env
+make prod-local || fail "make prod-local (Shamir) failed"
+why=$(seal_has '"type":"shamir"' '"sealed":false' '"recovery_seal":false') || fail "the plain stack: $why"
+mtoken=$(root_token)
+docker exec -e VAULT_TOKEN="$mtoken" "$V" vault kv put aurora/users/before-migration value=shamir || fail "kv put on the Shamir stack"
+# docs/keys.md step 2: the KMS settings in .env, and make prod-local KMS=aws.
+# Its outcome is not checked: it recreates Vault only, and its wait for a
+# healthy vault-init may read the last healthcheck from before (healthy, so
+# it says "Vault is initialized, unsealed" at once), or time out while the
+# migration waits. READY_TIMEOUT bounds the latter.
+printf 'AWS_REGION=us-east-1\nVAULT_AWSKMS_SEAL_KEY_ID=%s\nAWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=secretexample\n' \
+    6e6f9c3a-6b1e-4f5e-9d8a-e2e0c0ffee01 > .env
+since=$(date +%s)
+rc=0
+out=$(make prod-local "${kms[@]}" READY_TIMEOUT=10 2>&1) || rc=$?
+echo "make prod-local KMS=aws exited $rc: $(grep -E 'Vault is initialized|is not healthy after' <<<"$out" || echo '(neither ready nor timed out?)')"
+until_ok 60 seal_has '"migration":true' || fail "vault does not wait for a seal migration: $(seal_has '"migration":true')"
+why=$(seal_has '"type":"awskms"' '"sealed":true' '"recovery_seal":true' '"progress":0') || fail "while the migration waits: $why"
+says_migrate() { [ "$(logged_since "$since" 'run `vault-init migrate`')" -gt 0 ]; }
+until_ok 30 says_migrate || fail "vault-init does not say to run vault-init migrate"
+[ "$(logged_since "$since" "vault unsealed")" = 0 ] || fail "vault-init unsealed a Vault that waits for a migration"
+docker logs --since "$since" "$VI" 2>&1 | grep -F 'run `vault-init migrate`' | sed -n 1p
+# docs/keys.md step 3.
+out=$(docker exec "$VI" vault-init migrate) || fail "vault-init migrate failed: $(mask <<<"$out")"
+echo "$out"
+grep -Ex 'migrated http://vault:8200 from seal shamir to awskms: the keystore.s 5 shares \(threshold 3\) are now its recovery keys' <<<"$out" >/dev/null ||
+    fail "vault-init migrate did not report the migration: $(mask <<<"$out")"
+# docs/keys.md step 4.
+why=$(seal_has '"type":"awskms"' '"sealed":false' '"recovery_seal":true' '"migration":false') || fail "after vault-init migrate: $why"
+status=$(docker exec "$VI" vault-init status) || fail "vault-init status after the migration: $(mask <<<"$status")"
+grep -E 'seal +awskms \(recovery keys: 5 shares, threshold 3\)' <<<"$status" >/dev/null || fail "vault-init status does not show the migrated keystore: $(mask <<<"$status")"
+[ "$(docker exec -e VAULT_TOKEN="$mtoken" "$V" vault kv get -field=value aurora/users/before-migration)" = shamir ] || fail "the secret written before the migration does not read back"
+out=$(docker exec "$VI" vault-init migrate) || fail "a second vault-init migrate failed: $(mask <<<"$out")"
+grep -F "nothing to migrate" <<<"$out" >/dev/null || fail "a second vault-init migrate did not say nothing to migrate: $(mask <<<"$out")"
+until_ok 60 docker exec "$VI" vault-init healthcheck || fail "vault-init is not healthy after the migration"
+since=$(date +%s)
+docker restart "$V" >/dev/null
+until_ok 60 unsealed || fail "the migrated vault did not unseal itself after docker restart"
+why=$(seal_has '"type":"awskms"' '"recovery_seal":true') || fail "after docker restart vault: $why"
+[ "$(logged_since "$since" "vault unsealed")" = 0 ] || fail "vault-init unsealed the migrated vault after docker restart (it must never submit recovery keys)"
+[ "$(docker exec -e VAULT_TOKEN="$mtoken" "$V" vault kv get -field=value aurora/users/before-migration)" = shamir ] || fail "the secret is gone after docker restart vault"
+
 step "the seed's names (volumes vault-data, vault-init, vault-logs; containers vault, vault-init), .env and secrets/ are untouched"
 guard_check || fail "the e2e touched what is not its own"
 
