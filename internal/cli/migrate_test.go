@@ -71,6 +71,12 @@ func TestMigrateToTransitAndBack(t *testing.T) {
 		t.Fatalf("%d requests in %d check intervals: a hot loop", n, rounds)
 	}
 	t.Logf("figure: %d requests in %d check intervals while the migration waits", px.Count("", ""), rounds)
+	// status (and so `make prod-local`'s wait) names the waiting migration.
+	var waiting vaulttest.Buffer
+	if code := Run(context.Background(), args("status", srv.Addr()), &waiting, &out); code != ExitFailure ||
+		!strings.Contains(waiting.String(), "migration    pending") {
+		t.Fatalf("status while the migration waits: exit %d\n%s", code, waiting.String())
+	}
 
 	if code := cliRun(context.Background(), &out, args("migrate", srv.Addr())...); code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", code, out.String())

@@ -3,6 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,10 +49,27 @@ func TestRotate(t *testing.T) {
 			if _, err := srv.Client(tok).Logical().WriteWithContext(ctx, "aurora/data/probe", map[string]any{"data": map[string]any{"v": "before"}}); err != nil {
 				t.Fatal(err)
 			}
+			roots := rootTokens(t, srv, tok)
+			// A rotate that fails midway (sys/rotate answers 500) exits 1,
+			// and leaves no root token of its own behind.
+			failing := failRotate(t, srv.Addr())
+			failArgs := []string{"rotate", "--vault-addr", failing, "--data-dir", dir}
+			if revoke {
+				failArgs = append(failArgs, "--revoke-root", "--app-token")
+			}
+			if code := Run(ctx, failArgs, &out, &errOut); code != ExitFailure {
+				t.Fatalf("rotate with sys/rotate failing: exit %d\n%s", code, errOut.String())
+			}
+			if n := rootTokens(t, srv, tok); n != roots {
+				t.Fatalf("a failed rotate left %d root tokens, there were %d", n, roots)
+			}
 			out.Reset()
 			errOut.Reset()
 			if code := Run(ctx, append([]string{"rotate"}, args...), &out, &errOut); code != 0 {
 				t.Fatalf("rotate: exit %d\n%s", code, errOut.String())
+			}
+			if n := rootTokens(t, srv, tok); n != roots {
+				t.Fatalf("rotate left %d root tokens, there were %d", n, roots)
 			}
 			if !strings.Contains(out.String(), "term 1 -> 2") {
 				t.Fatalf("rotate printed %q, want term 1 -> 2", out.String())
@@ -72,7 +94,8 @@ func TestRotate(t *testing.T) {
 	}
 }
 
-// TestRotateNeedsAnActiveNode: a sealed Vault is refused, with no change.
+// TestRotateNeedsAnActiveNode: an uninitialized (so sealed) Vault is
+// refused, with no change.
 func TestRotateNeedsAnActiveNode(t *testing.T) {
 	clearEnv(t)
 	srv := vaulttest.Start(t, vaulttest.Options{})
@@ -103,3 +126,44 @@ type memNonces struct{ nonce string }
 func (m *memNonces) SaveNonce(n string) error   { m.nonce = n; return nil }
 func (m *memNonces) LoadNonce() (string, error) { return m.nonce, nil }
 func (m *memNonces) ClearNonce() error          { m.nonce = ""; return nil }
+
+// rootTokens counts the live tokens with the root policy, through tok.
+func rootTokens(t *testing.T, srv *vaulttest.Server, tok string) int {
+	t.Helper()
+	c := srv.Client(tok)
+	list, err := c.Logical().ListWithContext(context.Background(), "auth/token/accessors")
+	if err != nil || list == nil {
+		t.Fatalf("list token accessors: %v", err)
+	}
+	n := 0
+	for _, a := range list.Data["keys"].([]any) {
+		sec, err := c.Auth().Token().LookupAccessorWithContext(context.Background(), a.(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pols, _ := sec.TokenPolicies(); slices.Contains(pols, "root") {
+			n++
+		}
+	}
+	return n
+}
+
+// failRotate is a proxy in front of addr that answers sys/rotate with 500
+// and passes everything else.
+func failRotate(t *testing.T, addr string) string {
+	t.Helper()
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sys/rotate" {
+			http.Error(w, `{"errors":["injected failure"]}`, http.StatusInternalServerError)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

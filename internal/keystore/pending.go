@@ -102,9 +102,14 @@ func (p *Pending) validate() error {
 // UnsealKeySets are the sets of unseal keys that may open a Shamir Vault,
 // the likeliest first: the stored keys, then a pending rekey's new ones
 // (Vault takes them at the rekey's last step, which a crash may have
-// separated from the keystore's last write). None with an auto-unseal seal.
+// separated from the keystore's last write). With an auto-unseal seal,
+// none; unless a migration back to Shamir is pending: Vault may have
+// finished it, and then the recovery keys are its unseal keys.
 func (d *InitData) UnsealKeySets() [][]string {
 	if d.AutoUnseal() {
+		if p := d.Pending; p != nil && p.Kind == PendingSealMigration && p.SealType == "shamir" {
+			return [][]string{d.RecoveryKeys}
+		}
 		return nil
 	}
 	sets := [][]string{d.Keys}

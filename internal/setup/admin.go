@@ -165,8 +165,11 @@ func revoke(c *api.Client, log *zap.Logger, what string) error {
 // Admin returns a client that carries the admin token setup uses, for a
 // one-shot command that needs it (`vault-init rotate`): the stored root
 // token; else, when it was revoked, a short-lived root token generated
-// from the stored keys and revoked by release; else VAULT_TOKEN. Call
-// release when done, whatever the outcome.
+// from the stored keys and revoked by release; else VAULT_TOKEN. With
+// RevokeRoot on and the root token still stored (setup has not released it
+// yet), it is that token, dropped from the keystore and revoked by release:
+// the revoke-root step, done by the command. Call release when done,
+// whatever the outcome.
 func (s *Setup) Admin(ctx context.Context, n Node) (*api.Client, func(), error) {
 	token, release, err := s.adminToken(ctx, n)
 	if err != nil {

@@ -48,6 +48,9 @@ type Node struct {
 	State    vaultstate.State
 	Health   *api.HealthResponse
 	VaultErr error
+	// Migration: the node is sealed and waits for a seal migration (its
+	// seal stanza changed), which `vault-init migrate` finishes.
+	Migration bool
 }
 
 // Ready is the health test: every node unsealed and the mount in place.
@@ -73,7 +76,14 @@ func Gather(ctx context.Context, clients []*api.Client, keys *keystore.Keys, loc
 	var via *api.Client
 	for _, c := range clients {
 		obs := vaultstate.Observe(ctx, c.Sys())
-		r.Nodes = append(r.Nodes, Node{Addr: c.Address(), State: obs.State, Health: obs.Health, VaultErr: obs.Err})
+		n := Node{Addr: c.Address(), State: obs.State, Health: obs.Health, VaultErr: obs.Err}
+		if obs.State == vaultstate.Sealed {
+			// sys/health does not tell a waiting migration apart.
+			if st, err := c.Sys().SealStatusWithContext(ctx); err == nil {
+				n.Migration = st.Migration
+			}
+		}
+		r.Nodes = append(r.Nodes, n)
 		if via == nil && obs.State.Unsealed() {
 			via = c
 		}
@@ -148,6 +158,9 @@ func (r *Report) Write(w io.Writer) error {
 		if n.Health != nil {
 			p("  initialized  %s", yes(n.Health.Initialized))
 			p("  sealed       %s", yes(n.Health.Sealed))
+			if n.Migration {
+				p("  migration    pending: its seal changed; `vault-init migrate` finishes it (docs/keys.md)")
+			}
 			p("  version      %s", n.Health.Version)
 		} else if n.VaultErr != nil {
 			p("  error        %v", n.VaultErr)

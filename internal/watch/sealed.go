@@ -114,7 +114,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	switch {
 	case errors.Is(err, unseal.ErrMigrationPending):
 		n.errs.Report(errors.New("vault waits for a seal migration: its seal stanza changed (Shamir to auto-unseal, or back). " +
-			"vault-init never migrates on its own: run `vault-init migrate` to submit the stored keys with migrate=true (docs/operations.md, \"Seal migration\")"))
+			"vault-init never migrates on its own: run `vault-init migrate` to submit the stored keys with migrate=true (docs/keys.md, \"Seal migration\")"))
 		return n.w.opts.CheckInterval
 	case errors.Is(err, unseal.ErrAutoUnseal):
 		n.errs.Report(errors.New("vault has an auto-unseal seal and is sealed. It unseals itself when its process starts, if its seal (transit Vault, cloud KMS) is reachable; " +
@@ -144,7 +144,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		}
 		return n.w.opts.CheckInterval
 	}
-	n.settleRekey(data, set)
+	n.settlePending(data, set)
 	n.join.Unsealed()
 	n.emit(events.Event{Kind: events.Unsealed})
 	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
@@ -160,26 +160,35 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	return 0 // the next check finds it unsealed and configures it
 }
 
-// settleRekey records what an unseal proved about a rekey that a crash
-// left pending in the keystore: when the rekey's new keys opened Vault,
-// they are its keys now. When the stored keys opened it, nothing is
-// proved: another node may still be verifying that rekey (sealing ends a
-// rekey only on the node sealed), so the pending keys stay for `vault-init
-// rekey` to settle, which asks the active node.
-func (n *node) settleRekey(data *keystore.InitData, set int) {
+// settlePending records what an unseal proved about a change that a crash
+// left pending in the keystore. A rekey's new keys that opened Vault are
+// its keys now. When the stored keys opened it, nothing is proved about a
+// rekey: another node may still be verifying it (sealing ends a rekey only
+// on the node sealed), so it stays for `vault-init rekey`, which asks the
+// active node. Recovery keys that opened a Shamir Vault finish a pending
+// migration back to Shamir: they are its unseal keys now.
+func (n *node) settlePending(data *keystore.InitData, set int) {
 	p := data.Pending
-	if p == nil || p.Kind != keystore.PendingRekey || p.Recovery || set == 0 {
+	var what string
+	switch {
+	case p == nil:
+		return
+	case p.Kind == keystore.PendingRekey && !p.Recovery && set > 0:
+		what = "an interrupted rekey: its new keys opened vault, and replace the old ones"
+	case p.Kind == keystore.PendingSealMigration && p.SealType == "shamir" && data.AutoUnseal():
+		what = "an interrupted seal migration to shamir: the recovery keys opened vault, and are its unseal keys now"
+	default:
 		return
 	}
 	err := n.w.keys.Update(func(d *keystore.InitData) {
-		if d.Pending == nil || d.Pending.Nonce != p.Nonce || !d.Pending.StartedAt.Equal(p.StartedAt) {
-			return // settled, or another rekey since: nothing to do
+		if d.Pending == nil || d.Pending.Kind != p.Kind || d.Pending.Nonce != p.Nonce || !d.Pending.StartedAt.Equal(p.StartedAt) {
+			return // settled, or another change since: nothing to do
 		}
 		*d = *d.Completed()
 	})
 	if err != nil {
-		n.log.Warn("could not settle the interrupted rekey in the keystore; the next unseal tries both sets of keys again", zap.Error(err))
+		n.log.Warn("could not record in the keystore what the unseal proved; the next unseal tries the same keys again", zap.Error(err))
 		return
 	}
-	n.log.Info("settled an interrupted rekey: its new keys opened vault, and replace the old ones", zap.String("path", n.w.keys.Path()))
+	n.log.Info("settled "+what, zap.String("path", n.w.keys.Path()))
 }
