@@ -66,6 +66,15 @@ func TestUnsealKeySets(t *testing.T) {
 	if sets := m.UnsealKeySets(); len(sets) != 1 {
 		t.Fatal("a migration adds no key set: the shares are the same")
 	}
+	back := autoSample()
+	back.Pending = &Pending{Kind: PendingSealMigration, SealType: "shamir"}
+	if sets := back.UnsealKeySets(); len(sets) != 1 || !slices.Equal(sets[0], back.RecoveryKeys) {
+		t.Fatal("a pending migration back to Shamir: the recovery keys may be Vault's unseal keys")
+	}
+	back.Pending.SealType = "awskms"
+	if sets := back.UnsealKeySets(); sets != nil {
+		t.Fatal("a pending migration between auto-unseal seals: no unseal keys")
+	}
 }
 
 func TestCompleted(t *testing.T) {
