@@ -7,15 +7,27 @@
 //
 // The keystore always describes a state that opens Vault: the change is
 // saved as pending (and read back) before the first share is sent, and
-// settled only once Vault reports the new seal. A second run after a crash
-// anywhere finishes the migration, settles it, or drops it when the
-// operator put the old seal back.
+// settled only once every node reports the new seal. While it is pending,
+// the shares are the same bytes under either name, so they open Vault on
+// either seal: the watch loop unseals a node that is back on Shamir with
+// them and settles the record. A second run after a crash anywhere
+// finishes the migration, settles it, or drops it when the operator put
+// the old seal back.
+//
+// A cluster migrates in Vault's HA order: each standby is restarted with
+// the new seal and takes the shares (one a run); it then waits, unsealed
+// and still reporting the migration, until the active node migrates. That
+// step is the operator's: restart the active node with the new seal (or
+// step it down); a migrated standby becomes active and migrates the
+// cluster's seal. A last run migrates the old active node if it waits, or
+// settles the keystore once every node reports the new seal.
 package migrate
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -30,9 +42,13 @@ type Vault interface {
 	UnsealWithOptionsWithContext(ctx context.Context, opts *api.UnsealOpts) (*api.SealStatusResponse, error)
 }
 
-// Keystore is the part of *keystore.Keys that a migration uses: Lock
-// serializes writers (ErrLocked while another process holds it), and Save
-// returns only once the data reads back equal.
+// Keystore is the part of *keystore.Keys that a migration uses. Lock
+// excludes other writers that take the same lock: on a file store, other
+// processes too (ErrLocked while one holds it); on a Kubernetes Secret,
+// only this process's goroutines, and Save's compare-and-swap against what
+// this handle read last is what keeps another process's write from being
+// lost (Save then fails, and Load gives the other write). Save returns
+// only once the data reads back equal.
 type Keystore interface {
 	Lock() (unlock func(), err error)
 	Load() (*keystore.InitData, error)
@@ -75,6 +91,10 @@ const (
 	// Abandoned: Vault is on the keystore's seal again (the operator put the
 	// old stanza back); the pending migration was dropped.
 	Abandoned
+	// WaitingForLeader: the standbys of a cluster that wait took the
+	// shares and wait for the active node to migrate, which is the
+	// operator's step; the keystore keeps the migration pending.
+	WaitingForLeader
 )
 
 // Result says what Run did, for the operator.
@@ -82,6 +102,9 @@ type Result struct {
 	Outcome           Outcome
 	Node, From, To    string
 	Shares, Threshold int
+	// Waiting are the nodes that took the shares and wait for the active
+	// node (WaitingForLeader).
+	Waiting []string
 }
 
 // String is the one line printed for the operator.
@@ -98,6 +121,15 @@ func (r Result) String() string {
 		return fmt.Sprintf("migrated %s from seal %s to %s: the keystore's %d shares (threshold %d) %s", r.Node, r.From, r.To, r.Shares, r.Threshold, what)
 	case Finished:
 		return fmt.Sprintf("finished an interrupted migration: %s is on seal %s, and the keystore's shares %s", r.Node, r.To, what)
+	case WaitingForLeader:
+		who := "every node that waits for the migration took the shares already"
+		if r.Node != "" {
+			who = r.Node + " took the shares"
+		}
+		return fmt.Sprintf("%s for seal %s; a standby finishes its migration only when the active node migrates (nodes waiting: %s). "+
+			"Next, run `vault-init migrate` again for any other standby that waits; then restart the active node with the new seal "+
+			"(or step it down) so that a migrated standby takes over and migrates the cluster, and run `vault-init migrate` again to finish",
+			who, r.To, strings.Join(r.Waiting, ", "))
 	case Abandoned:
 		return fmt.Sprintf("dropped the pending migration to %s: %s is on seal %s again, the keystore's", r.To, r.Node, r.From)
 	}
@@ -162,6 +194,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		res.Outcome = Abandoned
 		return res, nil
+	case waitLeader:
+		res.Node = ""
+		for _, i := range pl.waiting {
+			res.Waiting = append(res.Waiting, o.Nodes[i].Addr)
+		}
+		log.Info("the standbys that wait took the shares; the active node must migrate next, which is the operator's step",
+			zap.Strings("waiting", res.Waiting), zap.String("to", pl.to))
+		res.Outcome = WaitingForLeader
+		return res, nil
 	}
 	res.Shares, res.Threshold = len(pl.keys), pl.threshold
 	for _, r := range reports[pl.node+1:] {
@@ -169,10 +210,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			log.Warn("another node waits for a seal migration too: run `vault-init migrate` again once this one is done", zap.String("node", r.Addr))
 		}
 	}
-	if err := execute(ctx, o.Nodes[pl.node], o.Keys, data, pl, now, log); err != nil {
+	waits, err := execute(ctx, o.Nodes[pl.node], o.Keys, data, pl, now, log)
+	if err != nil {
 		return Result{}, err
 	}
 	res.Outcome = Migrated
+	if waits {
+		res.Outcome = WaitingForLeader
+		for _, i := range append(pl.waiting, pl.node) {
+			res.Waiting = append(res.Waiting, o.Nodes[i].Addr)
+		}
+	}
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,21 +206,51 @@ func TestShamirToAWSKMS(t *testing.T) {
 	generateRoot(t, srv, load(t, keys).GenerateRootKeys())
 }
 
-// TestLockHeld: while another process holds the keystore's lock, migrate
-// waits for it, then gives up without touching Vault or the keystore.
+// TestLockHeld: while another holder has the keystore's lock, migrate
+// waits for it and asks Vault nothing; once the lock is released it goes
+// on (here to a Vault that does not answer). A lock held past LockWait
+// makes it give up, again without a request.
 func TestLockHeld(t *testing.T) {
-	dir := t.TempDir()
-	f := keystore.New(dir)
+	f := keystore.New(t.TempDir())
+	if err := f.Keys.Save(&keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), SealType: migrate.Shamir,
+		SecretShares: 1, SecretThreshold: 1, Keys: []string{"k0"}, KeysB64: []string{"k0"}}); err != nil {
+		t.Fatal(err)
+	}
 	unlock, err := f.Lock()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var released, calledLocked, called atomic.Bool
+	vault := vaultFunc(func() {
+		called.Store(true)
+		if !released.Load() {
+			calledLocked.Store(true)
+		}
+	})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		released.Store(true)
+		unlock()
+	}()
+	_, err = migrate.Run(context.Background(), migrate.Options{Keys: f.Keys, Log: zap.NewNop(), LockWait: time.Minute,
+		Nodes: []migrate.Node{{Addr: "x", Vault: vault}}})
+	switch {
+	case calledLocked.Load():
+		t.Fatal("migrate asked Vault while another held the lock")
+	case !called.Load() || !errors.Is(err, migrate.ErrUnreachable):
+		t.Fatalf("after the lock was released: error %v (vault asked: %t), want the run to go on", err, called.Load())
+	}
+
+	unlock, err = f.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer unlock()
-	called := false
+	called.Store(false)
 	_, err = migrate.Run(context.Background(), migrate.Options{Keys: f.Keys, Log: zap.NewNop(), LockWait: 300 * time.Millisecond,
-		Nodes: []migrate.Node{{Addr: "x", Vault: vaultFunc(func() { called = true })}}})
-	if !errors.Is(err, keystore.ErrLocked) || called {
-		t.Fatalf("error %v (vault asked: %t), want ErrLocked and no request", err, called)
+		Nodes: []migrate.Node{{Addr: "x", Vault: vault}}})
+	if !errors.Is(err, keystore.ErrLocked) || called.Load() {
+		t.Fatalf("error %v (vault asked: %t), want ErrLocked and no request", err, called.Load())
 	}
 }
 
@@ -234,4 +265,47 @@ func (v vaultFunc) SealStatusWithContext(context.Context) (*api.SealStatusRespon
 func (v vaultFunc) UnsealWithOptionsWithContext(context.Context, *api.UnsealOpts) (*api.SealStatusResponse, error) {
 	v()
 	return nil, errors.New("no vault")
+}
+
+// racing is a keystore whose save of the settled migration fails once,
+// after another writer (the watch loop, say) changed the stored record:
+// a Secret's compare-and-swap write fails so.
+type racing struct {
+	migrate.Keystore
+	raced bool
+}
+
+func (r *racing) Save(d *keystore.InitData) error {
+	if r.raced || d.Pending != nil || !d.AutoUnseal() {
+		return r.Keystore.Save(d)
+	}
+	r.raced = true
+	cur, err := r.Keystore.Load()
+	if err != nil {
+		return err
+	}
+	other := cur.Clone()
+	other.RootTokenRevoked = true
+	if err := r.Keystore.Save(other); err != nil {
+		return err
+	}
+	return errors.New("keystore changed since it was read")
+}
+
+// TestSettleAfterAConflictingWrite: when the keystore's last save fails
+// because another writer changed it, migrate reads it again and saves the
+// settled migration over what it holds now, keeping the other's change.
+func TestSettleAfterAConflictingWrite(t *testing.T) {
+	srv, keys, orig := startShamir(t)
+	rk := &racing{Keystore: keys}
+	r := newRunner(t, srv, rk, orig)
+	stanza, _ := vaulttest.TransitSeal(t)
+	reseal(t, srv, stanza)
+	r.mustRun(migrate.Migrated)
+	d := load(t, keys)
+	if !rk.raced || !d.RootTokenRevoked {
+		t.Fatalf("the other writer's change is lost (raced %t): %s", rk.raced, d)
+	}
+	d.RootTokenRevoked = false
+	wantAuto(t, d, orig, "transit")
 }

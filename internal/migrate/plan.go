@@ -22,6 +22,11 @@ var ErrUnreachable = errors.New("vault does not answer")
 // nodes' seal is not the keystore's either.
 var ErrNothingWaits = errors.New("no node waits for a seal migration; change Vault's seal stanza and restart Vault first")
 
+// ErrDisagree means that a migration is pending in the keystore and the
+// initialized nodes do not all report the same seal, so it can be neither
+// settled nor dropped.
+var ErrDisagree = errors.New("the nodes disagree")
+
 // Report is what one node answered to seal-status (Status), or the error.
 type Report struct {
 	Addr   string
@@ -33,10 +38,11 @@ type Report struct {
 type action int
 
 const (
-	nothing action = iota // every node is on the keystore's seal
-	migrate               // submit the stored shares with migrate=true
-	settle                // the pending migration is Vault's: save Completed
-	abandon               // the node is on the keystore's seal: save Abandoned
+	nothing    action = iota // every node is on the keystore's seal
+	migrate                  // submit the stored shares with migrate=true
+	settle                   // the pending migration is every node's: save Completed
+	abandon                  // the nodes are on the keystore's seal: save Abandoned
+	waitLeader               // standbys took the shares; the active node must migrate
 )
 
 // plan is the decision of one run, made from the keystore and the nodes'
@@ -51,6 +57,9 @@ type plan struct {
 	// pending, when not nil, is saved (and read back) before the first
 	// share is sent: the migration renames the shares or changes the seal.
 	pending *keystore.Pending
+	// waiting are the nodes (indexes in the reports) that took the shares
+	// and wait for the active node to migrate.
+	waiting []int
 }
 
 // sealOf is the keystore's seal type, "shamir" for an old keystore that
@@ -64,21 +73,34 @@ func sealOf(d *keystore.InitData) string {
 
 // decide makes the plan from the keystore and the nodes' replies (in the
 // configured order). It changes nothing; an error means "refuse".
+//
+// A node that reports a migration while unsealed is a standby of a cluster
+// that took the shares already and waits for the active node to migrate
+// (Vault's HA order: standbys first, the active node last): it is skipped,
+// and a sealed node that waits is looked for after it. When no node is
+// left to migrate, the plan is waitLeader: the next step is the
+// operator's.
 func decide(d *keystore.InitData, reports []Report) (plan, error) {
 	p := d.Pending
 	if p != nil && p.Kind != keystore.PendingSealMigration {
 		return plan{}, fmt.Errorf("a %s is under way in the keystore: let `vault-init run` (or the command that started it) settle it first", p.Kind)
 	}
 	cur := sealOf(d)
+	var waiting []int
 	for i, r := range reports {
-		if r.Status == nil || !r.Status.Migration {
+		st := r.Status
+		if st == nil || !st.Initialized || !st.Migration {
 			continue
 		}
-		pl, err := direction(d, r.Status)
+		if !st.Sealed {
+			waiting = append(waiting, i)
+			continue
+		}
+		pl, err := direction(d, st)
 		if err != nil {
 			return plan{}, fmt.Errorf("node %s: %w", r.Addr, err)
 		}
-		pl.action, pl.node = migrate, i
+		pl.action, pl.node, pl.waiting = migrate, i, waiting
 		switch {
 		case p != nil && p.SealType == pl.to:
 			// Interrupted: the pending change is saved already.
@@ -87,17 +109,34 @@ func decide(d *keystore.InitData, reports []Report) (plan, error) {
 		}
 		return pl, nil
 	}
-	// No node waits for a migration.
-	for i, r := range reports {
-		st := r.Status
-		if st == nil {
-			continue
+	if len(waiting) > 0 {
+		return plan{action: waitLeader, node: waiting[0], from: cur, to: reports[waiting[0]].Status.Type, waiting: waiting}, nil
+	}
+	// No node waits for a migration: settle or abandon a pending one when
+	// every initialized node that answers agrees (an uninitialized Vault
+	// reports shamir and proves nothing about this one).
+	if p != nil {
+		var agreed []int
+		var onNew, onOld int
+		for i, r := range reports {
+			if st := r.Status; st != nil && st.Initialized {
+				agreed = append(agreed, i)
+				switch st.Type {
+				case p.SealType:
+					onNew++
+				case cur:
+					onOld++
+				}
+			}
 		}
-		switch {
-		case p != nil && st.Type == p.SealType && st.Type != cur:
-			return plan{action: settle, node: i, from: cur, to: p.SealType}, nil
-		case p != nil && st.Type == cur:
-			return plan{action: abandon, node: i, from: cur, to: p.SealType}, nil
+		switch n := len(agreed); {
+		case n > 0 && onNew == n && p.SealType != cur:
+			return plan{action: settle, node: agreed[0], from: cur, to: p.SealType}, nil
+		case n > 0 && onOld == n:
+			return plan{action: abandon, node: agreed[0], from: cur, to: p.SealType}, nil
+		case n > 0:
+			return plan{}, fmt.Errorf("%w: a migration from %s to %s is pending in the keystore and the nodes disagree, so it is neither settled nor dropped: %s",
+				ErrDisagree, cur, p.SealType, list(reports))
 		}
 	}
 	var down, other []string
@@ -117,6 +156,19 @@ func decide(d *keystore.InitData, reports []Report) (plan, error) {
 		return plan{}, fmt.Errorf("%w; the keystore holds %s keys and the nodes report: %s", ErrNothingWaits, cur, strings.Join(other, "; "))
 	}
 	return plan{action: nothing, from: cur, to: cur}, nil
+}
+
+// list is every node's reply in a few words, for messages.
+func list(reports []Report) string {
+	var out []string
+	for _, r := range reports {
+		if r.Status == nil {
+			out = append(out, fmt.Sprintf("%s: %v", r.Addr, r.Err))
+			continue
+		}
+		out = append(out, r.Addr+": "+describe(r.Status))
+	}
+	return strings.Join(out, "; ")
 }
 
 // direction is the migration that a node waiting for one asks for, with

@@ -32,6 +32,14 @@ func waiting(seal string) *api.SealStatusResponse {
 	return &api.SealStatusResponse{Initialized: true, Sealed: true, Migration: true, Type: seal, RecoverySeal: seal != Shamir, T: 3, N: 5}
 }
 
+// standby is the seal-status of a standby that took the shares and waits
+// for the active node to migrate to seal.
+func standby(seal string) *api.SealStatusResponse {
+	st := waiting(seal)
+	st.Sealed = false
+	return st
+}
+
 func on(seal string) *api.SealStatusResponse {
 	return &api.SealStatusResponse{Initialized: true, Type: seal, RecoverySeal: seal != Shamir, T: 3, N: 5}
 }
@@ -78,7 +86,24 @@ func TestDecide(t *testing.T) {
 		{name: "more shares wanted than stored", data: shamirData(), reports: []Report{node(tweak(waiting("transit"), func(s *api.SealStatusResponse) { s.T = 6 }))}, err: "not this Vault's shares"},
 		{name: "to auto without a recovery seal", data: shamirData(), reports: []Report{node(tweak(waiting("transit"), func(s *api.SealStatusResponse) { s.RecoverySeal = false }))}, err: "no recovery seal"},
 		{name: "to shamir with a recovery seal", data: transitData(), reports: []Report{node(tweak(waiting(Shamir), func(s *api.SealStatusResponse) { s.RecoverySeal = true }))}, err: "reports a recovery seal"},
-		{name: "migration while unsealed", data: shamirData(), reports: []Report{node(tweak(waiting("transit"), func(s *api.SealStatusResponse) { s.Sealed = false }))}, err: "not the state a migration starts from"},
+		// A cluster in Vault's HA order: a standby that took the shares is
+		// unsealed and reports the migration until the active node migrates.
+		{name: "a standby took the shares: the next sealed node that waits", data: withPending(shamirData(), keystore.PendingSealMigration, "transit"),
+			reports: []Report{node(on(Shamir)), node(standby("transit")), node(waiting("transit"))}, action: migrate, to: "transit"},
+		{name: "every standby took the shares: the operator's step", data: withPending(shamirData(), keystore.PendingSealMigration, "transit"),
+			reports: []Report{node(on(Shamir)), node(standby("transit")), node(standby("transit"))}, action: waitLeader, to: "transit"},
+		{name: "migration while unsealed, nothing pending", data: shamirData(), reports: []Report{node(standby("transit"))}, action: waitLeader, to: "transit"},
+		// Settle and abandon only when every initialized node agrees.
+		{name: "pending to transit, an uninitialized vault reports shamir", data: withPending(shamirData(), keystore.PendingSealMigration, "transit"),
+			reports: []Report{node(&api.SealStatusResponse{Type: Shamir, Sealed: true})}, err: "not initialized"},
+		{name: "pending to transit, an uninitialized vault and one on transit: settle", data: withPending(shamirData(), keystore.PendingSealMigration, "transit"),
+			reports: []Report{node(&api.SealStatusResponse{Type: Shamir, Sealed: true}), node(on("transit"))}, action: settle, to: "transit"},
+		{name: "pending to shamir, nodes on transit and shamir", data: withPending(transitData(), keystore.PendingSealMigration, Shamir),
+			reports: []Report{node(on("transit")), node(on(Shamir))}, err: "the nodes disagree"},
+		{name: "pending to transit, nodes on shamir and transit", data: withPending(shamirData(), keystore.PendingSealMigration, "transit"),
+			reports: []Report{node(on(Shamir)), node(on("transit"))}, err: "the nodes disagree"},
+		{name: "pending, every node on the old seal: abandon", data: withPending(shamirData(), keystore.PendingSealMigration, "transit"),
+			reports: []Report{down, node(on(Shamir)), node(on(Shamir))}, action: abandon, to: "transit"},
 		{name: "no seal type", data: shamirData(), reports: []Report{node(waiting(""))}, err: "names no seal type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
