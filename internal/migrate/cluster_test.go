@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -150,6 +151,21 @@ func TestRaftClusterShamirToTransit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a 3-node cluster and a transit Vault")
 	}
+	clusterWalk(t, false)
+}
+
+// TestRaftClusterStepDown is the same walk with the other operator's step
+// that Vault documents: the active node is stepped down (sys/step-down), a
+// migrated standby takes over and migrates the cluster, and the old active
+// node, still on its Shamir stanza, is then restarted with the new seal.
+func TestRaftClusterStepDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a 3-node cluster and a transit Vault")
+	}
+	clusterWalk(t, true)
+}
+
+func clusterWalk(t *testing.T, stepDown bool) {
 	nodes := vaulttest.Cluster(t, 3, 3)
 	ctx := context.Background()
 	resp, err := nodes[0].Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 5, SecretThreshold: 3})
@@ -192,9 +208,22 @@ func TestRaftClusterShamirToTransit(t *testing.T) {
 		t.Fatalf("with every standby waiting: %s", res)
 	}
 
-	// The operator's step: the active node restarted with the new seal,
-	// once the restarted standbys are voters again.
+	// The operator's step, once the restarted standbys are voters again:
+	// the active node restarted with the new seal, or stepped down and
+	// then restarted with it.
 	waitVoters(t, nodes, orig.RootToken, 3)
+	if stepDown {
+		if err := nodes[active].Client(orig.RootToken).Sys().StepDownWithContext(ctx); err != nil {
+			t.Fatalf("step-down: %v", err)
+		}
+		next := waitActive(t, nodes, active)
+		t.Logf("node%d is active after node%d stepped down: %s", next+1, active+1, r.states())
+		_, err := r.run()
+		t.Logf("migrate with the old active node still on shamir: %v", err)
+		if !errors.Is(err, migrate.ErrDisagree) || !strings.Contains(err.Error(), "Restart each node on another seal") {
+			t.Fatalf("error %v, want ErrDisagree with the operator's step", err)
+		}
+	}
 	reseal(t, nodes[active], stanza)
 	next := waitActive(t, nodes, active)
 	t.Logf("node%d is active after node%d restarted: %s", next+1, active+1, r.states())

@@ -7,12 +7,14 @@
 //
 // The keystore always describes a state that opens Vault: the change is
 // saved as pending (and read back) before the first share is sent, and
-// settled only once every node reports the new seal. While it is pending,
-// the shares are the same bytes under either name, so they open Vault on
-// either seal: the watch loop unseals a node that is back on Shamir with
-// them and settles the record. A second run after a crash anywhere
-// finishes the migration, settles it, or drops it when the operator put
-// the old seal back.
+// settled only once Vault's seal has changed (a node unsealed on the new
+// seal with no migration left, or every node on it). While it is pending
+// the shares are the same bytes under either name: on an auto-unseal seal
+// Vault opens itself, and while a migration to Shamir is pending the watch
+// loop unseals with the recovery keys and, when they open Vault, records
+// the migration as done. A second run after a crash anywhere finishes the
+// migration, settles it, or drops it when the operator put the old seal
+// back.
 //
 // A cluster migrates in Vault's HA order: each standby is restarted with
 // the new seal and takes the shares (one a run); it then waits, unsealed
@@ -86,7 +88,9 @@ const (
 	// Migrated: Vault took the shares with migrate=true and reports the
 	// new seal; the keystore says so.
 	Migrated
-	// Finished: an interrupted run had migrated Vault; the keystore now says so.
+	// Finished: Vault had migrated (an interrupted run, or a cluster's
+	// active node that migrated it) and every node that answers is on the
+	// new seal; the keystore now says so.
 	Finished
 	// Abandoned: Vault is on the keystore's seal again (the operator put the
 	// old stanza back); the pending migration was dropped.
@@ -120,7 +124,7 @@ func (r Result) String() string {
 	case Migrated:
 		return fmt.Sprintf("migrated %s from seal %s to %s: the keystore's %d shares (threshold %d) %s", r.Node, r.From, r.To, r.Shares, r.Threshold, what)
 	case Finished:
-		return fmt.Sprintf("finished an interrupted migration: %s is on seal %s, and the keystore's shares %s", r.Node, r.To, what)
+		return fmt.Sprintf("finished the migration (an interrupted run's, or the cluster's): %s and every other node that answers are on seal %s, and the keystore's shares %s", r.Node, r.To, what)
 	case WaitingForLeader:
 		who := "every node that waits for the migration took the shares already"
 		if r.Node != "" {
@@ -131,7 +135,7 @@ func (r Result) String() string {
 			"(or step it down) so that a migrated standby takes over and migrates the cluster, and run `vault-init migrate` again to finish",
 			who, r.To, strings.Join(r.Waiting, ", "))
 	case Abandoned:
-		return fmt.Sprintf("dropped the pending migration to %s: %s is on seal %s again, the keystore's", r.To, r.Node, r.From)
+		return fmt.Sprintf("dropped the pending migration to %s: %s and every other node that answers are on seal %s, the keystore's", r.To, r.Node, r.From)
 	}
 	return fmt.Sprintf("nothing to migrate: every node is on the keystore's seal (%s). To change the seal, change Vault's seal stanza and restart Vault first", r.From)
 }
@@ -206,7 +210,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.Shares, res.Threshold = len(pl.keys), pl.threshold
 	for _, r := range reports[pl.node+1:] {
-		if r.Status != nil && r.Status.Migration {
+		if r.Status != nil && r.Status.Initialized && r.Status.Sealed && r.Status.Migration {
 			log.Warn("another node waits for a seal migration too: run `vault-init migrate` again once this one is done", zap.String("node", r.Addr))
 		}
 	}

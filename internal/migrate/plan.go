@@ -135,8 +135,9 @@ func decide(d *keystore.InitData, reports []Report) (plan, error) {
 		case n > 0 && onOld == n:
 			return plan{action: abandon, node: agreed[0], from: cur, to: p.SealType}, nil
 		case n > 0:
-			return plan{}, fmt.Errorf("%w: a migration from %s to %s is pending in the keystore and the nodes disagree, so it is neither settled nor dropped: %s",
-				ErrDisagree, cur, p.SealType, list(reports))
+			return plan{}, fmt.Errorf("%w: a migration from %s to %s is pending in the keystore and the nodes disagree, so it is neither settled nor dropped (%s). "+
+				"Restart each node on another seal with the stanza of the others (the new seal to finish the migration, the old one on every node to drop it), "+
+				"then run `vault-init migrate` again", ErrDisagree, cur, p.SealType, list(reports))
 		}
 	}
 	var down, other []string

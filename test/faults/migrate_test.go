@@ -101,7 +101,7 @@ func migrateCrash(t *testing.T, to, point string) {
 
 	second := vaultInit(t, srv.Addr(), dir, []string{"migrate"})
 	second.exitedOK("migrate after the crash")
-	if !strings.Contains(second.Stdout.String(), "migrated") && !strings.Contains(second.Stdout.String(), "finished an interrupted migration") {
+	if !strings.Contains(second.Stdout.String(), "migrated") && !strings.Contains(second.Stdout.String(), "finished the migration") {
 		t.Fatalf("second migrate says:\n%s", second.Stdout.String())
 	}
 	settled := loadKeys(t, dir)
