@@ -121,10 +121,10 @@ func decide(d *keystore.InitData, reports []Report) (plan, error) {
 		for i, r := range reports {
 			if st := r.Status; st != nil && st.Initialized {
 				agreed = append(agreed, i)
-				switch st.Type {
-				case p.SealType:
+				if st.Type == p.SealType {
 					onNew++
-				case cur:
+				}
+				if st.Type == cur {
 					onOld++
 				}
 			}
