@@ -71,12 +71,9 @@ type Options struct {
 	// Now is the clock of the pending change's StartedAt (time.Now if nil).
 	Now func() time.Time
 	// LockWait bounds the wait for the keystore's lock, which `vault-init
-	// run` holds only while it saves (DefaultLockWait if 0).
+	// run` holds only while it saves (keystore.DefaultLockWait if 0).
 	LockWait time.Duration
 }
-
-// DefaultLockWait is how long Run waits for the keystore's lock.
-const DefaultLockWait = 10 * time.Second
 
 // Outcome is what a run did.
 type Outcome int
@@ -152,7 +149,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if now == nil {
 		now = time.Now
 	}
-	unlock, err := lock(ctx, o.Keys, o.LockWait)
+	unlock, err := keystore.LockWithin(ctx, o.Keys.Lock, o.LockWait)
 	if err != nil {
 		return Result{}, err
 	}
@@ -226,29 +223,4 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	return res, nil
-}
-
-// lock takes the keystore's lock, waiting up to wait while another process
-// holds it.
-func lock(ctx context.Context, k Keystore, wait time.Duration) (func(), error) {
-	if wait == 0 {
-		wait = DefaultLockWait
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		unlock, err := k.Lock()
-		if err == nil {
-			return unlock, nil
-		}
-		if !errors.Is(err, keystore.ErrLocked) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("lock keystore: %w", err)
-		}
-		t := time.NewTimer(200 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
 }

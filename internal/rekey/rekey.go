@@ -18,7 +18,6 @@ package rekey
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -65,7 +64,6 @@ type Result struct {
 // Timeouts. Verification and the save after it run to their own timeout,
 // not the caller's context: a stop there would leave work for the next run.
 const (
-	LockWait      = 10 * time.Second
 	VerifyTimeout = 30 * time.Second
 	saveAttempts  = 3
 )
@@ -164,7 +162,7 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 	if log == nil {
 		log = zap.NewNop()
 	}
-	unlock, err := lock(ctx, keys)
+	unlock, err := keystore.LockWithin(ctx, keys.Lock, keystore.DefaultLockWait)
 	if err != nil {
 		return nil, err
 	}
@@ -209,24 +207,6 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 		return nil, err
 	}
 	return res, nil
-}
-
-// lock takes the keystore's lock, waiting up to LockWait while another
-// holder (the watch loop saving, another vault-init) has it.
-func lock(ctx context.Context, keys Keystore) (func(), error) {
-	deadline := time.Now().Add(LockWait)
-	for {
-		unlock, err := keys.Lock()
-		if err == nil {
-			return unlock, nil
-		}
-		if !errors.Is(err, keystore.ErrClaimed) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("lock keystore: %w", err)
-		}
-		if pause(ctx, 200*time.Millisecond); ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
 }
 
 // clearWay makes sure that no rekey is in progress: one of vault-init's
