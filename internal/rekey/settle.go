@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
@@ -138,14 +137,4 @@ func (r *run) takes(ctx context.Context, t target, set []string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// pause waits d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-	case <-timer.C:
-	}
 }

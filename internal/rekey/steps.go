@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/aurora/vault-init/internal/backoff"
 	"github.com/aurora/vault-init/internal/faultinject"
 	"github.com/aurora/vault-init/internal/keystore"
 )
@@ -127,7 +128,7 @@ func (r *run) finish(ctx context.Context, d *keystore.InitData, verified time.Ti
 			break
 		}
 		r.log.Warn("could not save the completed rekey; trying again", zap.Int("attempt", attempt), zap.Error(err))
-		pause(ctx, time.Duration(attempt)*500*time.Millisecond)
+		_ = backoff.Sleep(ctx, time.Duration(attempt)*500*time.Millisecond) // an ended ctx ends the pause, not the attempts
 		// Someone may have written the keystore in between (the watch
 		// loop's bookkeeping; a Secret's write is a compare-and-swap
 		// against what this handle read last): start again from what is
