@@ -21,21 +21,14 @@ import (
 func TestRunFinishesMigrationBackToShamir(t *testing.T) {
 	clearEnv(t)
 	stanza, _ := vaulttest.TransitSeal(t)
-	srv := vaulttest.Start(t, vaulttest.Options{ExtraConfig: stanza})
+	srv, d := vaulttest.Initialized(t, vaulttest.Options{ExtraConfig: stanza}, 5, 3)
 	ctx := context.Background()
-	resp, err := srv.Client("").Sys().InitWithContext(ctx, &api.InitRequest{RecoveryShares: 5, RecoveryThreshold: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.WaitFor("active", 30*time.Second, func(h *api.HealthResponse) bool { return vaulttest.Unsealed(h) && !h.Standby })
 	dir := t.TempDir()
-	d := &keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: srv.Addr(), SealType: "transit",
-		RecoveryShares: 5, RecoveryThreshold: 3, RecoveryKeys: resp.RecoveryKeys, RecoveryKeysB64: resp.RecoveryKeysB64, RootToken: resp.RootToken}
 	// Vault migrates back to Shamir (what `vault-init migrate` sends) ...
 	srv.Stop()
 	srv.SetExtraConfig(vaulttest.Disabled(stanza))
 	srv.Restart()
-	for _, k := range resp.RecoveryKeys[:3] {
+	for _, k := range d.RecoveryKeys[:3] {
 		if _, err := srv.Client("").Sys().UnsealWithOptionsWithContext(ctx, &api.UnsealOpts{Key: k, Migrate: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +58,7 @@ func TestRunFinishesMigrationBackToShamir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Pending != nil || got.AutoUnseal() || !slices.Equal(got.Keys, resp.RecoveryKeys) || got.SecretThreshold != 3 {
+	if got.Pending != nil || got.AutoUnseal() || !slices.Equal(got.Keys, d.RecoveryKeys) || got.SecretThreshold != 3 {
 		t.Fatalf("keystore after run --once: %v", got)
 	}
 	vaulttest.AssertNoSecrets(t, "vault-init's output", vaulttest.WithoutBanner(out.String()), d)

@@ -17,23 +17,14 @@ import (
 )
 
 // startShamir starts a Vault, initializes it with 5 shares (threshold 3),
-// keeps the reply in a file keystore as vault-init would, and unseals it.
-// Every log of the test is scanned for the keys when it ends.
+// unseals it, and keeps the reply in a file keystore as vault-init would.
 func startShamir(t *testing.T) (*vaulttest.Server, *keystore.Keys, *keystore.InitData) {
 	t.Helper()
-	srv := vaulttest.Start(t, vaulttest.Options{})
-	ctx := context.Background()
-	resp, err := srv.Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 5, SecretThreshold: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := &keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: srv.Addr(),
-		SecretShares: 5, SecretThreshold: 3, Keys: resp.Keys, KeysB64: resp.KeysB64, RootToken: resp.RootToken, SealType: migrate.Shamir}
+	srv, data := vaulttest.Initialized(t, vaulttest.Options{}, 5, 3)
 	keys := keystore.New(t.TempDir()).Keys
 	if err := keys.Save(data); err != nil {
 		t.Fatal(err)
 	}
-	unsealWith(t, srv, data.Keys)
 	return srv, keys, data
 }
 

@@ -3,7 +3,6 @@ package rekey_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
@@ -28,30 +27,7 @@ type fixture struct {
 // with seal (a stanza) an auto-unseal Vault with that many recovery keys.
 func newFixture(t *testing.T, shares, threshold int, seal string) *fixture {
 	t.Helper()
-	srv := vaulttest.Start(t, vaulttest.Options{ExtraConfig: seal})
-	ctx := context.Background()
-	req := &api.InitRequest{SecretShares: shares, SecretThreshold: threshold}
-	if seal != "" {
-		req = &api.InitRequest{RecoveryShares: shares, RecoveryThreshold: threshold}
-	}
-	resp, err := srv.Client("").Sys().InitWithContext(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &keystore.InitData{Version: keystore.FormatVersion, CreatedAt: time.Now().UTC(), VaultAddr: srv.Addr(),
-		Keys: resp.Keys, KeysB64: resp.KeysB64, RootToken: resp.RootToken, SealType: "shamir"}
-	if seal != "" {
-		d.SealType, d.RecoveryShares, d.RecoveryThreshold = "transit", shares, threshold
-		d.RecoveryKeys, d.RecoveryKeysB64 = resp.RecoveryKeys, resp.RecoveryKeysB64
-	} else {
-		d.SecretShares, d.SecretThreshold = shares, threshold
-		for _, k := range resp.Keys[:threshold] {
-			if _, err := srv.Client("").Sys().UnsealWithContext(ctx, k); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	srv.WaitFor("active", 30*time.Second, func(h *api.HealthResponse) bool { return vaulttest.Unsealed(h) && !h.Standby })
+	srv, d := vaulttest.Initialized(t, vaulttest.Options{ExtraConfig: seal}, shares, threshold)
 	dir := keystore.New(t.TempDir())
 	if err := dir.Save(d); err != nil {
 		t.Fatal(err)

@@ -25,24 +25,11 @@ import (
 // its keys in a fresh data dir, as the watch loop leaves it for setup.
 func initialized(t *testing.T) (*vaulttest.Server, *keystore.File, *keystore.InitData) {
 	t.Helper()
-	srv := vaulttest.Start(t, vaulttest.Options{})
-	ctx := context.Background()
-	resp, err := srv.Client("").Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 5, SecretThreshold: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &keystore.InitData{Version: 1, CreatedAt: time.Now().UTC(), VaultAddr: srv.Addr(), SecretShares: 5, SecretThreshold: 3,
-		Keys: resp.Keys, KeysB64: resp.KeysB64, RootToken: resp.RootToken, SealType: "shamir"}
+	srv, d := vaulttest.Initialized(t, vaulttest.Options{}, 5, 3)
 	local := keystore.New(t.TempDir())
 	if err := local.Save(d); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range resp.Keys[:3] {
-		if _, err := srv.Client("").Sys().UnsealWithContext(ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv.WaitFor("active", 30*time.Second, func(h *api.HealthResponse) bool { return vaulttest.Unsealed(h) && !h.Standby })
 	return srv, local, d
 }
 
