@@ -61,7 +61,7 @@ func runRekey(ctx context.Context, s *settings, stdout, stderr io.Writer, shares
 		return failure(fmt.Errorf("rekey: %w; vault-init rekeys an unsealed Vault", err))
 	}
 	res, err := rekey.Run(ctx, node.Sys(), st.keys, st.local,
-		rekey.Options{Shares: shares, Threshold: threshold, Node: node.Address(), Log: log.Named("rekey")})
+		rekey.Options{Shares: shares, Threshold: threshold, Node: node.Address(), Log: log})
 	var counts *rekey.CountsError
 	if errors.As(err, &counts) {
 		return &exitError{code: ExitUsage, err: err}
@@ -69,17 +69,6 @@ func runRekey(ctx context.Context, s *settings, stdout, stderr io.Writer, shares
 	if err != nil {
 		return failure(fmt.Errorf("rekey: %w", err))
 	}
-	what := "unseal keys"
-	if res.Recovery {
-		what = "recovery keys"
-	}
-	if res.Settled != "" {
-		if _, err := fmt.Fprintf(stdout, "first settled an interrupted rekey: %s\n", res.Settled); err != nil {
-			return failure(err)
-		}
-	}
-	_, err = fmt.Fprintf(stdout, "rekeyed the %s of %s: %d shares, threshold %d (were %d shares, threshold %d)\n"+
-		"%s holds the new keys; the old ones no longer work\n",
-		what, node.Address(), res.Shares, res.Threshold, res.OldShares, res.OldThreshold, st.keys.Path())
+	_, err = fmt.Fprintln(stdout, res)
 	return failure(err)
 }

@@ -67,7 +67,8 @@ type Node struct {
 type Options struct {
 	Nodes []Node
 	Keys  Keystore
-	Log   *zap.Logger
+	// Log is named "migrate" by Run; nil logs nothing.
+	Log *zap.Logger
 	// Now is the clock of the pending change's StartedAt (time.Now if nil).
 	Now func() time.Time
 	// LockWait bounds the wait for the keystore's lock, which `vault-init
@@ -144,7 +145,11 @@ func (r Result) String() string {
 // keystore's (ErrNothingWaits), no node answers (ErrUnreachable), or the
 // keystore's shares do not fit what the node asks for.
 func Run(ctx context.Context, o Options) (Result, error) {
-	log := o.Log.Named("migrate")
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("migrate")
 	now := o.Now
 	if now == nil {
 		now = time.Now

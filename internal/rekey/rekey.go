@@ -49,16 +49,35 @@ type Options struct {
 	Shares, Threshold int
 	// Node names the Vault node in logs and the result.
 	Node string
-	Log  *zap.Logger
+	// Log is named "rekey" by Run; nil logs nothing.
+	Log *zap.Logger
 }
 
 // Result says what a rekey did. It holds no secret.
 type Result struct {
-	Recovery                bool // the recovery keys were rekeyed
+	Node                    string // Options.Node
+	Keystore                string // where the new keys are (Keystore.Path)
+	Recovery                bool   // the recovery keys were rekeyed
 	OldShares, OldThreshold int
 	Shares, Threshold       int
 	Settled                 string        // what settling an interrupted rekey found, or ""
 	Window                  time.Duration // Vault's last verify reply to the keystore holding the new keys
+}
+
+// String is what `vault-init rekey` prints for the operator: what settling
+// an interrupted rekey found, if it did, on a line of its own, then the new
+// counts and the keystore that holds the new keys.
+func (r Result) String() string {
+	what, settled := "unseal keys", ""
+	if r.Recovery {
+		what = "recovery keys"
+	}
+	if r.Settled != "" {
+		settled = "first settled an interrupted rekey: " + r.Settled + "\n"
+	}
+	return fmt.Sprintf("%srekeyed the %s of %s: %d shares, threshold %d (were %d shares, threshold %d)\n"+
+		"%s holds the new keys; the old ones no longer work",
+		settled, what, r.Node, r.Shares, r.Threshold, r.OldShares, r.OldThreshold, r.Keystore)
 }
 
 // Timeouts. Verification and the save after it run to their own timeout,
@@ -162,6 +181,7 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 	if log == nil {
 		log = zap.NewNop()
 	}
+	log = log.Named("rekey")
 	unlock, err := keystore.LockWithin(ctx, keys.Lock, keystore.DefaultLockWait)
 	if err != nil {
 		return nil, err
@@ -174,7 +194,7 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 	if err := data.Validate(); err != nil {
 		return nil, fmt.Errorf("keystore %s: %w", keys.Path(), err)
 	}
-	res := &Result{Recovery: data.AutoUnseal()}
+	res := &Result{Node: opts.Node, Keystore: keys.Path(), Recovery: data.AutoUnseal()}
 	res.OldShares, res.OldThreshold = stored(data)
 	if res.Shares, res.Threshold, err = Counts(data, opts.Shares, opts.Threshold); err != nil {
 		return nil, err
