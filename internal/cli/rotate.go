@@ -14,6 +14,8 @@ import (
 	"github.com/aurora/vault-init/internal/watch/keyring"
 )
 
+// newRotateCmd is `vault-init rotate`: a new encryption key term for
+// Vault's barrier, through the admin token that setup uses.
 func newRotateCmd(s *settings, stdout, stderr io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate",
@@ -23,8 +25,7 @@ func newRotateCmd(s *settings, stdout, stderr io.Writer) *cobra.Command {
 	}
 }
 
-// runRotate is `vault-init rotate`: a new encryption key term for Vault's
-// barrier. The unseal (or recovery) keys do not change; that is `rekey`.
+// runRotate rotates the active node's encryption key. The unseal (or recovery) keys do not change; that is `rekey`.
 // Data written before stays readable: Vault keeps the old terms in its
 // keyring.
 func runRotate(ctx context.Context, s *settings, stdout, stderr io.Writer) error {

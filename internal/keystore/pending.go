@@ -22,8 +22,10 @@ const (
 // Vault has taken it. It is written, and read back, before the step that
 // makes Vault take it, so that a crash at any point leaves a keystore that
 // still opens Vault: until the change is settled, the current keys or the
-// pending ones open it, and whoever finds it settles it (Completed when the
-// pending keys are Vault's, Abandoned when the current ones still are).
+// pending ones open it. It is settled by whoever can tell which of them are
+// Vault's (Completed when the pending keys are, Abandoned when the current
+// ones still are): `vault-init rekey` or `vault-init migrate`, or the watch
+// loop when the pending keys opened Vault.
 type Pending struct {
 	Kind      string    `json:"kind"`
 	StartedAt time.Time `json:"started_at"`

@@ -44,9 +44,6 @@ func (t target) status(ctx context.Context) (*api.RekeyStatusResponse, error) {
 	return t.sys.RekeyStatusWithContext(ctx)
 }
 
-// start begins a rekey that takes effect only once its new keys are
-// verified: without verification, Vault switches to the new keys in the
-// reply that carries them, and a lost reply would lose every key.
 // start begins a rekey that requires verification, and refuses (cancels
 // it before any key is sent) one that Vault started without: Vault would
 // then switch to the new keys in the reply to the last stored key, and a

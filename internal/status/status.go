@@ -30,7 +30,8 @@ type Report struct {
 	// Secret with an owner reference).
 	StoreWarnings []string
 	// Pending describes a rekey or seal migration that the keystore says is
-	// under way (a crash interrupted it), and how to settle it; "" when none.
+	// under way (a crash interrupted it, or a cluster's standbys wait for
+	// the active node to migrate), and how to settle it; "" when none.
 	Pending   string
 	KeysErr   error // nil when the keystore loaded; matches keystore.ErrNotFound when absent
 	SealType  string

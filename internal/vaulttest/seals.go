@@ -35,7 +35,8 @@ func TransitSeal(t testing.TB) (string, *Server) {
 }
 
 // Disabled turns a seal stanza into the same stanza with disabled = "true":
-// the form that tells Vault to migrate away from that seal, to Shamir.
+// the form that tells Vault to migrate away from that seal, to Shamir. A
+// stanza without a closing brace is returned as it is.
 func Disabled(stanza string) string {
 	for i := len(stanza) - 1; i >= 0; i-- {
 		if stanza[i] == '}' {
