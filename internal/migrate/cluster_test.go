@@ -9,47 +9,22 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/migrate"
 	"github.com/aurora/vault-init/internal/vaulttest"
 )
 
-// clusterRunner runs migrate.Run against every node of a cluster.
+// clusterRunner runs migrate.Run against every node of a cluster, and
+// logs their states after each run.
 type clusterRunner struct {
-	runner
-	nodes []*vaulttest.Server
+	*runner
 }
 
-func (r *clusterRunner) run() (migrate.Result, error) {
-	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
-	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(r.logs), zapcore.DebugLevel))
-	var nodes []migrate.Node
-	for _, n := range r.nodes {
-		nodes = append(nodes, migrate.Node{Addr: n.Addr(), Vault: n.Client("").Sys()})
-	}
-	res, err := migrate.Run(context.Background(), migrate.Options{Nodes: nodes, Keys: r.keys, Log: log})
-	if err == nil {
-		r.logs.Write([]byte(res.String() + "\n"))
-	} else {
-		r.logs.Write([]byte(err.Error() + "\n"))
-	}
-	r.t.Logf("migrate: %v %v\n  nodes: %s", res, err, r.states())
-	return res, err
-}
-
-func (r *clusterRunner) mustRun(want migrate.Outcome) migrate.Result {
-	r.t.Helper()
-	res, err := r.run()
-	if err != nil {
-		r.t.Fatalf("migrate: %v", err)
-	}
-	if res.Outcome != want {
-		r.t.Fatalf("outcome %v (%s), want %v", res.Outcome, res, want)
-	}
-	return res
+func newClusterRunner(t *testing.T, nodes []*vaulttest.Server, keys migrate.Keystore, data *keystore.InitData) *clusterRunner {
+	r := &clusterRunner{runner: newRunner(t, nodes[0], keys, data)}
+	r.nodes, r.describe = nodes, r.states
+	return r
 }
 
 // states is every node's seal-status and HA role in a few words.
@@ -183,7 +158,7 @@ func clusterWalk(t *testing.T, stepDown bool) {
 	}
 	waitVoters(t, nodes, orig.RootToken, 3)
 	active := waitActive(t, nodes, -1)
-	r := &clusterRunner{runner: *newRunner(t, nodes[0], keys, orig), nodes: nodes}
+	r := newClusterRunner(t, nodes, keys, orig)
 	r.mustRun(migrate.Nothing)
 	stanza, _ := vaulttest.TransitSeal(t)
 

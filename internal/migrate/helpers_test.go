@@ -44,17 +44,21 @@ func unsealWith(t *testing.T, srv *vaulttest.Server, keys []string) {
 	t.Fatal("the keys did not unseal vault")
 }
 
-// runner runs migrate.Run against srv with keys, logging to a buffer that
-// is scanned for the secrets of data when the test ends.
+// runner runs migrate.Run against nodes (srv alone, unless a cluster test
+// sets them) with keys, logging to a buffer that is scanned for the
+// secrets of data when the test ends. describe, when set, says the nodes'
+// state in the test's log after each run.
 type runner struct {
-	t    *testing.T
-	srv  *vaulttest.Server
-	keys migrate.Keystore
-	logs *vaulttest.Buffer
+	t        *testing.T
+	srv      *vaulttest.Server
+	nodes    []*vaulttest.Server
+	keys     migrate.Keystore
+	logs     *vaulttest.Buffer
+	describe func() string
 }
 
 func newRunner(t *testing.T, srv *vaulttest.Server, keys migrate.Keystore, data *keystore.InitData) *runner {
-	r := &runner{t: t, srv: srv, keys: keys, logs: &vaulttest.Buffer{}}
+	r := &runner{t: t, srv: srv, nodes: []*vaulttest.Server{srv}, keys: keys, logs: &vaulttest.Buffer{}}
 	t.Cleanup(func() {
 		vaulttest.AssertNoSecrets(t, "the migration's logs", r.logs.String(), data)
 		if t.Failed() {
@@ -67,12 +71,18 @@ func newRunner(t *testing.T, srv *vaulttest.Server, keys migrate.Keystore, data 
 func (r *runner) run() (migrate.Result, error) {
 	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
 	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(r.logs), zapcore.DebugLevel))
-	res, err := migrate.Run(context.Background(), migrate.Options{
-		Nodes: []migrate.Node{{Addr: r.srv.Addr(), Vault: r.srv.Client("").Sys()}}, Keys: r.keys, Log: log})
+	var nodes []migrate.Node
+	for _, n := range r.nodes {
+		nodes = append(nodes, migrate.Node{Addr: n.Addr(), Vault: n.Client("").Sys()})
+	}
+	res, err := migrate.Run(context.Background(), migrate.Options{Nodes: nodes, Keys: r.keys, Log: log})
 	if err == nil {
 		r.logs.Write([]byte(res.String() + "\n"))
 	} else {
 		r.logs.Write([]byte(err.Error() + "\n"))
+	}
+	if r.describe != nil {
+		r.t.Logf("migrate: %v %v\n  nodes: %s", res, err, r.describe())
 	}
 	return res, err
 }
