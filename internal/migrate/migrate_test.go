@@ -227,11 +227,11 @@ func TestLockHeld(t *testing.T) {
 			calledLocked.Store(true)
 		}
 	})
-	go func() {
+	go func(unlock func()) { // its own copy: the flock's order is invisible to the race detector
 		time.Sleep(100 * time.Millisecond)
 		released.Store(true)
 		unlock()
-	}()
+	}(unlock)
 	_, err = migrate.Run(context.Background(), migrate.Options{Keys: f.Keys, Log: zap.NewNop(), LockWait: time.Minute,
 		Nodes: []migrate.Node{{Addr: "x", Vault: vault}}})
 	switch {
@@ -241,11 +241,11 @@ func TestLockHeld(t *testing.T) {
 		t.Fatalf("after the lock was released: error %v (vault asked: %t), want the run to go on", err, called.Load())
 	}
 
-	unlock, err = f.Lock()
+	unlockAgain, err := f.Lock()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
+	defer unlockAgain()
 	called.Store(false)
 	_, err = migrate.Run(context.Background(), migrate.Options{Keys: f.Keys, Log: zap.NewNop(), LockWait: 300 * time.Millisecond,
 		Nodes: []migrate.Node{{Addr: "x", Vault: vault}}})

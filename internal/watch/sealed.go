@@ -147,7 +147,11 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 	n.settlePending(data, set)
 	n.join.Unsealed()
 	n.emit(events.Event{Kind: events.Unsealed})
-	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", data.SecretThreshold))
+	threshold := data.SecretThreshold
+	if data.AutoUnseal() { // recovery keys that are the unseal keys of a migration back to Shamir
+		threshold = data.RecoveryThreshold
+	}
+	n.log.Info("vault unsealed", zap.Int("keys_submitted", submitted), zap.Int("threshold", threshold))
 	// Not unsealedAt: only a check that sees it unsealed starts the fast
 	// polling again, or a Vault that something seals at once would get
 	// fast polling, and an unseal, for ever.
@@ -190,5 +194,5 @@ func (n *node) settlePending(data *keystore.InitData, set int) {
 		n.log.Warn("could not record in the keystore what the unseal proved; the next unseal tries the same keys again", zap.Error(err))
 		return
 	}
-	n.log.Info("settled "+what, zap.String("path", n.w.keys.Path()))
+	n.log.Info("settled a change left pending in the keystore", zap.String("change", what), zap.String("path", n.w.keys.Path()))
 }
