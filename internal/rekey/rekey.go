@@ -201,7 +201,7 @@ func Run(ctx context.Context, sys Sys, keys Keystore, nonces Nonces, opts Option
 	}
 	r := &run{sys: sys, keys: keys, nonces: nonces, log: log, data: data}
 	t := target{sys: sys, recovery: res.Recovery}
-	log.Info("rekey plan", zap.String("node", opts.Node), zap.String("keys", t.keysName()),
+	log.Info("rekey plan", zap.String("node", opts.Node), zap.String("of", t.keysName()),
 		zap.Int("old_shares", res.OldShares), zap.Int("old_threshold", res.OldThreshold),
 		zap.Int("shares", res.Shares), zap.Int("threshold", res.Threshold), zap.Bool("interrupted_rekey", data.Pending != nil))
 	mine, err := nonces.LoadRekeyNonce()

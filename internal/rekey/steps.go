@@ -31,7 +31,7 @@ func (r *run) rekey(ctx context.Context, t target, shares, threshold int) (time.
 		r.giveUp(ctx, t, nonce)
 		return 0, fmt.Errorf("record rekey nonce: %w", err)
 	}
-	r.log.Info("rekey started; submitting the stored keys", zap.String("keys", t.keysName()), zap.String("nonce", nonce))
+	r.log.Info("rekey started; submitting the stored keys", zap.String("of", t.keysName()), zap.String("nonce", nonce))
 	faultinject.Point("rekey-after-init")
 
 	old := storedKeys(r.data, t.recovery)
