@@ -95,18 +95,7 @@ func waitVoters(t *testing.T, nodes []*vaulttest.Server, token string, want int)
 	deadline := time.Now().Add(90 * time.Second)
 	voters := 0
 	for time.Now().Before(deadline) {
-		s, err := nodes[waitActive(t, nodes, -1)].Client(token).Logical().ReadWithContext(context.Background(), "sys/storage/raft/configuration")
-		voters = 0
-		if err == nil && s != nil {
-			cfg, _ := s.Data["config"].(map[string]any)
-			servers, _ := cfg["servers"].([]any)
-			for _, srv := range servers {
-				if m, _ := srv.(map[string]any); m["voter"] == true {
-					voters++
-				}
-			}
-		}
-		if voters == want {
+		if voters = nodes[waitActive(t, nodes, -1)].RaftVoters(token); voters == want {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)

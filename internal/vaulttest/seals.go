@@ -58,3 +58,24 @@ func (s *Server) SetExtraConfig(extra string) {
 		s.t.Fatal(err)
 	}
 }
+
+// RaftVoters is the number of voters in the Raft configuration as s tells
+// it (s should be the active node; token may read
+// sys/storage/raft/configuration), or 0 when it cannot be read. Followers
+// join as non-voters, and autopilot promotes them after about 10 s of
+// stable health: only then does a cluster survive losing its leader.
+func (s *Server) RaftVoters(token string) int {
+	sec, err := s.Client(token).Logical().ReadWithContext(context.Background(), "sys/storage/raft/configuration")
+	if err != nil || sec == nil {
+		return 0
+	}
+	cfg, _ := sec.Data["config"].(map[string]any)
+	servers, _ := cfg["servers"].([]any)
+	n := 0
+	for _, srv := range servers {
+		if m, _ := srv.(map[string]any); m["voter"] == true {
+			n++
+		}
+	}
+	return n
+}

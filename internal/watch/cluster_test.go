@@ -122,20 +122,10 @@ func waitRoles(t *testing.T, nodes []*vaulttest.Server, skip int, timeout time.D
 func waitVoters(t *testing.T, nodes []*vaulttest.Server, token string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
-	var voters int
+	voters := 0
 	for time.Now().Before(deadline) {
 		a, _ := waitRoles(t, nodes, -1, 30*time.Second)
-		s, err := nodes[a].Client(token).Logical().ReadWithContext(context.Background(), "sys/storage/raft/configuration")
-		voters = 0
-		if err == nil && s != nil {
-			servers, _ := s.Data["config"].(map[string]any)["servers"].([]any)
-			for _, srv := range servers {
-				if m, _ := srv.(map[string]any); m["voter"] == true {
-					voters++
-				}
-			}
-		}
-		if voters == want {
+		if voters = nodes[a].RaftVoters(token); voters == want {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
