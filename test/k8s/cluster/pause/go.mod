@@ -1,0 +1,3 @@
+module vault-init/test/k8s/cluster/pause
+
+go 1.22
