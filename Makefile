@@ -31,7 +31,7 @@ READY_TIMEOUT ?= 180
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault k8s-bins test test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
+.PHONY: help build vault k8s-bins k8s-node-bins k8s-up k8s-down test test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -84,6 +84,26 @@ k8s-bins: ## Build etcd, kube-apiserver and kubectl into bin/ from the Go module
 # that an env var names elsewhere must exist.
 $(filter $(CURDIR)/bin/%,$(K8S_BINS)) &:
 	$(MAKE) --no-print-directory k8s-bins
+
+# The single-node test cluster of scripts/k8s-cluster.sh (issue "Kubernetes
+# for real"; not part of `make test` yet): as root, with Debian's
+# containernetworking-plugins. k8s-node-bins builds what it runs besides
+# K8S_BINS, each once: the node's Kubernetes commands, CoreDNS (and helm,
+# for installing the chart into it).
+K8S_DIR ?= /tmp/vault-init-k8s
+COREDNS_VERSION := 1.14.7
+HELM_VERSION := 3.22.0
+
+k8s-node-bins: $(K8S_BINS) ## Build kubelet, kube-scheduler, kube-controller-manager, kube-proxy, CoreDNS and helm into bin/ (each once)
+	K8S_VERSION=$(K8S_VERSION) scripts/build-k8s.sh kubelet kube-scheduler kube-controller-manager kube-proxy
+	@test -x bin/coredns-$(COREDNS_VERSION)/coredns || GOBIN=$(CURDIR)/bin/coredns-$(COREDNS_VERSION) CGO_ENABLED=0 $(GO) install github.com/coredns/coredns@v$(COREDNS_VERSION)
+	@test -x bin/helm-$(HELM_VERSION)/helm || GOBIN=$(CURDIR)/bin/helm-$(HELM_VERSION) CGO_ENABLED=0 $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
+
+k8s-up: k8s-node-bins ## Start the single-node test Kubernetes in K8S_DIR (root) and wait until its node is Ready; prints its kubeconfig
+	scripts/k8s-cluster.sh up $(K8S_DIR)
+
+k8s-down: ## Stop the test Kubernetes of K8S_DIR and undo its network changes (cni0, iptables)
+	scripts/k8s-cluster.sh down $(K8S_DIR)
 
 test: vault local-kms $(K8S_BINS) ## Run every test: unit and integration (-race, against real Vault, local-kms, etcd and kube-apiserver), static deploy checks, short fault suite, short fuzzing
 	$(GO) test -race -count=1 -timeout 30m ./...
