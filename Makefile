@@ -116,14 +116,9 @@ test-faults: vault $(K8S_BINS) ## The whole fault-injection suite (crashes, disk
 
 FUZZTIME ?= 10s
 fuzz: ## Fuzz the keystore decoder, config parsing and Vault's replies (health, unseal, mounts, audit, tokens, generate-root), FUZZTIME each
-	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/keystore
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config
-	$(GO) test -run='^$$' -fuzz='^FuzzObserve$$' -fuzztime=$(FUZZTIME) ./internal/vaultstate
-	$(GO) test -run='^$$' -fuzz='^FuzzUnsealReplies$$' -fuzztime=$(FUZZTIME) ./internal/unseal
-	$(GO) test -run='^$$' -fuzz='^FuzzMountReplies$$' -fuzztime=$(FUZZTIME) ./internal/kvmount
-	$(GO) test -run='^$$' -fuzz='^FuzzAuditReplies$$' -fuzztime=$(FUZZTIME) ./internal/audit
-	$(GO) test -run='^$$' -fuzz='^FuzzTokenReplies$$' -fuzztime=$(FUZZTIME) ./internal/apptoken
-	$(GO) test -run='^$$' -fuzz='^FuzzGenerateRootReplies$$' -fuzztime=$(FUZZTIME) ./internal/roottoken
+	scripts/fuzz.sh $(FUZZTIME) ./internal/keystore:FuzzDecode ./internal/config:FuzzParse ./internal/vaultstate:FuzzObserve \
+		./internal/unseal:FuzzUnsealReplies ./internal/kvmount:FuzzMountReplies ./internal/audit:FuzzAuditReplies \
+		./internal/apptoken:FuzzTokenReplies ./internal/roottoken:FuzzGenerateRootReplies
 
 e2e: vault local-kms ## The seed's flows end to end on Docker, under names of its own (stand-in images without a registry)
 	VERSION=$(VERSION) test/e2e/e2e.sh
