@@ -21,16 +21,7 @@ import (
 // keys, the old ones no longer unseal Vault and `run --once` unseals it
 // with the new ones. Nothing secret is printed.
 func TestRekey(t *testing.T) {
-	clearEnv(t)
-	srv := vaulttest.Start(t, vaulttest.Options{})
-	dir := t.TempDir()
-	var out, banner vaulttest.Buffer
-	args := func(cmd string, more ...string) []string {
-		return append([]string{cmd, "--vault-addr", srv.Addr(), "--data-dir", dir}, more...)
-	}
-	if code := Run(context.Background(), args("run", "--once"), &banner, &out); code != 0 {
-		t.Fatalf("run --once: exit %d\n%s", code, out.String())
-	}
+	srv, dir, args, out, banner := initializedByRun(t)
 	orig, err := keystore.New(dir).Load()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +36,7 @@ func TestRekey(t *testing.T) {
 			t.Logf("vault-init output:\n%s\n%s", out.String(), stdout.String())
 		}
 	})
-	if code := Run(context.Background(), args("rekey", "--shares", "4", "--threshold", "2"), &stdout, &out); code != 0 {
+	if code := Run(context.Background(), args("rekey", "--shares", "4", "--threshold", "2"), &stdout, out); code != 0 {
 		t.Fatalf("rekey: exit %d", code)
 	}
 	for _, want := range []string{"rekeyed the unseal keys of " + srv.Addr(), "4 shares, threshold 2 (were 5 shares, threshold 3)"} {
@@ -74,7 +65,7 @@ func TestRekey(t *testing.T) {
 			t.Fatal("an old key unsealed Vault")
 		}
 	}
-	if code := Run(context.Background(), args("run", "--once"), &banner, &out); code != 0 {
+	if code := Run(context.Background(), args("run", "--once"), banner, out); code != 0 {
 		t.Fatalf("run --once after the rekey: exit %d", code)
 	}
 	if srv.Health().Sealed {
@@ -119,23 +110,14 @@ func TestRekeyUsage(t *testing.T) {
 // TestRekeyBusy: someone else's rekey makes `vault-init rekey` exit 1,
 // saying so, and stays.
 func TestRekeyBusy(t *testing.T) {
-	clearEnv(t)
-	srv := vaulttest.Start(t, vaulttest.Options{})
-	dir := t.TempDir()
-	var out, banner vaulttest.Buffer
-	args := func(cmd string, more ...string) []string {
-		return append([]string{cmd, "--vault-addr", srv.Addr(), "--data-dir", dir}, more...)
-	}
-	if code := Run(context.Background(), args("run", "--once"), &banner, &out); code != 0 {
-		t.Fatalf("run --once: exit %d", code)
-	}
+	srv, dir, args, out, banner := initializedByRun(t)
 	sys := srv.Client("").Sys()
 	theirs, err := sys.RekeyInitWithContext(context.Background(), &api.RekeyInitRequest{SecretShares: 3, SecretThreshold: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stderr vaulttest.Buffer
-	if code := Run(context.Background(), args("rekey"), &out, &stderr); code != ExitFailure {
+	if code := Run(context.Background(), args("rekey"), out, &stderr); code != ExitFailure {
 		t.Fatalf("exit %d, want %d\n%s", code, ExitFailure, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "someone else's rekey of the unseal keys is in progress") {
@@ -194,4 +176,22 @@ func TestRekeyUnderARunningWatch(t *testing.T) {
 	all := out.String() + stdout.String() + vaulttest.WithoutBanner(banner.String())
 	vaulttest.AssertNoSecrets(t, "vault-init's output", all, orig)
 	vaulttest.AssertNoSecrets(t, "vault-init's output", all, d)
+}
+
+// initializedByRun starts a Vault that `vault-init run --once` initializes
+// and unseals (5 shares, threshold 3), and returns it, the data dir, an
+// argument builder for both, and the run's output and banner buffers.
+func initializedByRun(t *testing.T) (*vaulttest.Server, string, func(cmd string, more ...string) []string, *vaulttest.Buffer, *vaulttest.Buffer) {
+	t.Helper()
+	clearEnv(t)
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	dir := t.TempDir()
+	out, banner := &vaulttest.Buffer{}, &vaulttest.Buffer{}
+	args := func(cmd string, more ...string) []string {
+		return append([]string{cmd, "--vault-addr", srv.Addr(), "--data-dir", dir}, more...)
+	}
+	if code := Run(context.Background(), args("run", "--once"), banner, out); code != 0 {
+		t.Fatalf("run --once: exit %d\n%s", code, out.String())
+	}
+	return srv, dir, args, out, banner
 }
