@@ -31,7 +31,7 @@ READY_TIMEOUT ?= 180
 # docker compose v2, else docker-compose v1.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help build vault k8s-bins k8s-node-bins k8s-up k8s-down test test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
+.PHONY: help build vault k8s-bins k8s-node-bins k8s-up k8s-down test test-k8s test-faults fuzz bench lint e2e age-identity ha-up ha-down ha-clean prod-local down prod-local-clean logs status
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -85,18 +85,18 @@ k8s-bins: ## Build etcd, kube-apiserver and kubectl into bin/ from the Go module
 $(filter $(CURDIR)/bin/%,$(K8S_BINS)) &:
 	$(MAKE) --no-print-directory k8s-bins
 
-# The single-node test cluster of scripts/k8s-cluster.sh (issue "Kubernetes
-# for real"; not part of `make test` yet): as root, with Debian's
-# containernetworking-plugins. k8s-node-bins builds what it runs besides
-# K8S_BINS, each once: the node's Kubernetes commands, CoreDNS (and helm,
-# for installing the chart into it).
+# The single-node test cluster of scripts/k8s-cluster.sh, which `make
+# test-k8s` starts for itself (and `make k8s-up` for a look around): as root,
+# with Debian's containernetworking-plugins. k8s-node-bins builds what it runs
+# besides K8S_BINS, each once: the node's Kubernetes commands, CoreDNS (and
+# helm, for installing the chart into it).
 K8S_DIR ?= /tmp/vault-init-k8s
-COREDNS_VERSION := 1.14.7
+COREDNS_VERSION := $(shell sed -n 's|^require github.com/coredns/coredns v\(.*\)|\1|p' tools/coredns/go.mod)
 HELM_VERSION := 3.22.0
 
 k8s-node-bins: $(K8S_BINS) ## Build kubelet, kube-scheduler, kube-controller-manager, kube-proxy, CoreDNS and helm into bin/ (each once)
 	K8S_VERSION=$(K8S_VERSION) scripts/build-k8s.sh kubelet kube-scheduler kube-controller-manager kube-proxy
-	@test -x bin/coredns-$(COREDNS_VERSION)/coredns || GOBIN=$(CURDIR)/bin/coredns-$(COREDNS_VERSION) CGO_ENABLED=0 $(GO) install github.com/coredns/coredns@v$(COREDNS_VERSION)
+	@test -x bin/coredns-$(COREDNS_VERSION)/coredns || { cd tools/coredns && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns.tmp . && mv $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns.tmp $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns; }
 	@test -x bin/helm-$(HELM_VERSION)/helm || GOBIN=$(CURDIR)/bin/helm-$(HELM_VERSION) CGO_ENABLED=0 $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 
 k8s-up: k8s-node-bins ## Start the single-node test Kubernetes in K8S_DIR (root) and wait until its node is Ready; prints its kubeconfig
@@ -110,6 +110,9 @@ test: vault local-kms $(K8S_BINS) ## Run every test: unit and integration (-race
 	cd test/deploy && $(GO) test -count=1 ./...
 	$(GO) test -tags faultinject -short -count=1 -timeout 10m ./test/faults/
 	$(MAKE) --no-print-directory fuzz
+
+test-k8s: vault k8s-node-bins ## The Helm chart in a real single-node Kubernetes (root): install, pod loss, rolling restart, upgrade, uninstall and reinstall (about 6 minutes); writes its figures to BENCHMARKS.md
+	VERSION=$(VERSION) scripts/test-k8s.sh
 
 test-faults: vault $(K8S_BINS) ## The whole fault-injection suite (crashes, disk faults, a misbehaving Vault; about 9 minutes); writes its figures to BENCHMARKS.md
 	scripts/faults.sh
@@ -130,6 +133,7 @@ lint: ## gofmt and go vet (also with -tags faultinject, which test/faults needs)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags faultinject ./...
+	$(GO) vet -tags k8scluster ./test/k8s/
 	cd test/deploy && $(GO) vet ./...
 
 # Overlays of docker-compose.yml: AGE=1 adds docker-compose.age.yml (the

@@ -17,7 +17,7 @@ func TestMakefileReadsThePrefixAsCompose(t *testing.T) {
 		t.Fatal("make is needed")
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"Makefile", "tools/vault/go.mod", "tools/etcd/go.mod", "tools/localkms/go.mod"} {
+	for _, f := range []string{"Makefile", "tools/vault/go.mod", "tools/etcd/go.mod", "tools/localkms/go.mod", "tools/coredns/go.mod"} {
 		raw, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)

@@ -198,7 +198,7 @@ func TestEnvTokenFollowsSymlink(t *testing.T) {
 func TestMakeEnvTokenNamesTheContainer(t *testing.T) {
 	requireTool(t, "make")
 	dir := t.TempDir()
-	for _, name := range []string{"Makefile", "tools/vault/go.mod", "tools/etcd/go.mod", "tools/localkms/go.mod"} {
+	for _, name := range []string{"Makefile", "tools/vault/go.mod", "tools/etcd/go.mod", "tools/localkms/go.mod", "tools/coredns/go.mod"} {
 		raw, err := os.ReadFile(filepath.Join("..", "..", name))
 		if err != nil {
 			t.Fatal(err)
