@@ -93,11 +93,16 @@ $(filter $(CURDIR)/bin/%,$(K8S_BINS)) &:
 K8S_DIR ?= /tmp/vault-init-k8s
 COREDNS_VERSION := $(shell sed -n 's|^require github.com/coredns/coredns v\(.*\)|\1|p' tools/coredns/go.mod)
 HELM_VERSION := 3.22.0
+# k8s-cluster.sh and test-k8s.sh take these; K8S_VERSION picks the node's
+# commands (bin/k8s-VERSION) in both.
+COREDNS_BIN := $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns
+HELM_BIN := $(CURDIR)/bin/helm-$(HELM_VERSION)/helm
+export COREDNS_BIN HELM_BIN K8S_VERSION
 
 k8s-node-bins: $(K8S_BINS) ## Build kubelet, kube-scheduler, kube-controller-manager, kube-proxy, CoreDNS and helm into bin/ (each once)
 	K8S_VERSION=$(K8S_VERSION) scripts/build-k8s.sh kubelet kube-scheduler kube-controller-manager kube-proxy
-	@test -x bin/coredns-$(COREDNS_VERSION)/coredns || { cd tools/coredns && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns.tmp . && mv $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns.tmp $(CURDIR)/bin/coredns-$(COREDNS_VERSION)/coredns; }
-	@test -x bin/helm-$(HELM_VERSION)/helm || GOBIN=$(CURDIR)/bin/helm-$(HELM_VERSION) CGO_ENABLED=0 $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
+	@test -x $(COREDNS_BIN) || { cd tools/coredns && CGO_ENABLED=0 $(GO) build -trimpath -o $(COREDNS_BIN).tmp . && mv $(COREDNS_BIN).tmp $(COREDNS_BIN); }
+	@test -x $(HELM_BIN) || GOBIN=$(dir $(HELM_BIN)) CGO_ENABLED=0 $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 
 k8s-up: k8s-node-bins ## Start the single-node test Kubernetes in K8S_DIR (root) and wait until its node is Ready; prints its kubeconfig
 	scripts/k8s-cluster.sh up $(K8S_DIR)

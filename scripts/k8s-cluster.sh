@@ -26,8 +26,11 @@
 # cluster.local to 10.96.0.1 via CoreDNS; `down` (5-6 s, also with a pod still
 # Running) left no process, mount, netns, cni0 or KUBE-/CNI- rule, iptables
 # as before, and `docker run --rm vault-init:local version` worked after.
-# NOT verified here: the Helm chart in it, a pod reaching 10.96.0.1 (the
-# recipe did), IPv6, two clusters at once (up refuses while cni0 exists).
+# `make test-k8s` (test/k8s) runs the Helm chart in it: pods reach each other
+# and the API server through 10.96.0.1, `kubectl exec` works, and the API
+# server's audit log (DIR/logs/audit.log, Secrets only, metadata) names who
+# wrote a Secret. NOT verified here: IPv6, two clusters at once (up refuses
+# while cni0 or any KUBE-*/CNI-* chain exists).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 K8S_VERSION=${K8S_VERSION:-1.34.3}
@@ -36,7 +39,7 @@ kbin=$root/bin/k8s-$K8S_VERSION
 etcd=${ETCD_BIN:-$root/bin/etcd-3.6.5}
 apiserver=${KUBE_APISERVER_BIN:-$kbin/kube-apiserver}
 kubectl=${KUBECTL_BIN:-$kbin/kubectl}
-coredns=$root/bin/coredns-1.14.7/coredns
+coredns=${COREDNS_BIN:-$root/bin/coredns-1.14.7/coredns}
 tmpl=$root/test/k8s/cluster
 api=https://10.244.0.1:6443
 
@@ -159,6 +162,11 @@ up() {
         while read -r _ pid; do ours "$pid" && die "$dir already has a running cluster; down it first"; done <"$dir/pids"
     fi
     ip link show cni0 >/dev/null 2>&1 && die "cni0 exists: another cluster is up (or down did not finish)"
+    # down removes every KUBE-* and CNI-* chain: refuse to start where somebody
+    # else's are (a kube-proxy, podman's CNI), so that down never takes theirs.
+    local foreign
+    foreign=$(for t in filter nat mangle; do iptables -t "$t" -S 2>/dev/null; done | awk '$1 == "-N" && $2 ~ /^(KUBE-|CNI-)/ {print $2}' | head -3 | tr '\n' ' ')
+    [ -z "$foreign" ] || die "iptables already has chains $foreign(another Kubernetes or CNI user): down would remove them"
     mkdir -p "$dir" && chmod 700 "$dir"
     rm -f "$dir/pids"
     trap 'rc=$?; [ $rc = 0 ] || log "up failed; logs in $dir/logs; clean up with: $0 down $dir"' EXIT
@@ -169,10 +177,17 @@ up() {
     render 10-k8s.conflist "$dir/cni/10-k8s.conflist"
     render kubelet.yaml "$dir/kubelet.yaml"
     render Corefile "$dir/Corefile"
+    render audit-policy.yaml "$dir/audit-policy.yaml"
 
     ip link add cni0 type bridge
     ip addr add 10.244.0.1/24 dev cni0
     ip link set cni0 up
+    # The kubelet's API (10250) answers anyone (anonymous, AlwaysAllow: see
+    # kubelet.yaml): only the API server, on this host, may reach it; pods and
+    # containers may not (exec into any pod would be open to them).
+    iptables -N KUBE-TEST-KUBELET-GUARD
+    iptables -A KUBE-TEST-KUBELET-GUARD ! -i lo -p tcp --dport 10250 -j DROP
+    iptables -I INPUT -j KUBE-TEST-KUBELET-GUARD
 
     start containerd containerd --config "$dir/containerd.toml"
     wait_for 30 containerd ctr -a "$dir/containerd.sock" version
@@ -191,7 +206,8 @@ up() {
         --client-ca-file="$p/ca.crt" --token-auth-file="$dir/tokens.csv" \
         --service-account-issuer=https://kubernetes.default.svc.cluster.local \
         --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
-        --authorization-mode=Node,RBAC --kubelet-preferred-address-types=InternalIP
+        --authorization-mode=Node,RBAC --kubelet-preferred-address-types=InternalIP \
+        --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/logs/audit.log"
     wait_for 120 "kube-apiserver /readyz" kc get --raw /readyz
 
     start kube-controller-manager "$kbin/kube-controller-manager" --kubeconfig="$dir/kcm.kubeconfig" \
