@@ -19,16 +19,21 @@ root=$PWD
 [ "$(id -u)" = 0 ] || { echo "test-k8s: needs root (kubelet, containerd, cni0, iptables)" >&2; exit 1; }
 [ -x /usr/lib/cni/bridge ] || { echo "test-k8s: no /usr/lib/cni/bridge: install Debian's containernetworking-plugins" >&2; exit 1; }
 
+# The Makefile exports the binaries it built (keyed by version).
 export HELM_BIN=${HELM_BIN:-$root/bin/helm-3.22.0/helm}
-export KUBECTL_BIN=${KUBECTL_BIN:-$root/bin/k8s-1.34.3/kubectl}
+export KUBECTL_BIN=${KUBECTL_BIN:-$root/bin/k8s-${K8S_VERSION:-1.34.3}/kubectl}
 
 # The images: vault-init from this tree under a tag of its own (never the
 # developer's vault-init:local), Vault as in test/e2e.
 if [ -z "${VAULT_IMAGE:-}" ] && ! docker pull -q hashicorp/vault:1.21.0 >/dev/null 2>&1; then
-    echo "test-k8s: no registry: local stand-ins for hashicorp/vault and golang"
+    echo "test-k8s: no registry: the local stand-in for hashicorp/vault"
     test/e2e/standin/build.sh vault
+    export VAULT_IMAGE=vault-standin:1.21.0
+fi
+if [ -z "${GO_IMAGE:-}" ] && ! docker pull -q golang:1.26 >/dev/null 2>&1; then
+    echo "test-k8s: no registry: the local stand-in for golang"
     test/e2e/standin/build.sh go
-    export VAULT_IMAGE=vault-standin:1.21.0 GO_IMAGE=golang-standin:local
+    export GO_IMAGE=golang-standin:local
 fi
 export VAULT_IMAGE=${VAULT_IMAGE:-hashicorp/vault:1.21.0}
 export VAULT_INIT_IMAGE=vault-init:k8s-test
@@ -48,7 +53,9 @@ finish() {
             echo "--- $(basename "$f") (last 15 lines)"
             tail -15 "$f"
         done
-        echo "test-k8s: the cluster's files are kept in $dir" >&2
+        # Root's only (0700), and throwaway: a test Vault's keys (in etcd) and
+        # the cluster's admin token.
+        echo "test-k8s: the cluster's files are kept in $dir (the test Vault's keys and the cluster's admin token: rm -rf it when done)" >&2
     fi
 }
 trap finish EXIT

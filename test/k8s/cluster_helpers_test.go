@@ -87,8 +87,12 @@ func (c *cluster) run(t *testing.T, bin string, args ...string) string {
 	return out
 }
 
+// try runs a command with the admin kubeconfig; a command that hangs is
+// killed after 3 minutes, so that the test fails with its cleanup run.
 func (c *cluster) try(bin string, args ...string) (string, error) {
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -140,6 +144,19 @@ type nodeState struct {
 	sealed      bool
 	clusterID   string
 	err         error
+}
+
+// mustStates is states, failing the test unless every replica has a pod.
+func (c *cluster) mustStates(t *testing.T) []nodeState {
+	t.Helper()
+	states, err := c.states(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != c.replicas {
+		t.Fatalf("%d pods, want %d", len(states), c.replicas)
+	}
+	return states
 }
 
 func (c *cluster) states(ctx context.Context) ([]nodeState, error) {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestChartInCluster(t *testing.T) {
 	if _, err := c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pvs := c.createVolumes(t)
+	var pvs []string
 	t.Cleanup(func() {
 		_, _ = c.try(c.helm, "uninstall", c.release, "-n", c.ns, "--wait", "--timeout", "2m")
 		_ = c.cs.CoreV1().Namespaces().Delete(context.Background(), c.ns, metav1.DeleteOptions{})
@@ -56,19 +57,18 @@ func TestChartInCluster(t *testing.T) {
 			_ = c.cs.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
 		}
 	})
+	pvs = append(pvs, c.createVolumes(t, "a")...)
 	values := c.writeValues(t)
 	keysSecret := c.release + "-keys"
 
 	// What must hold after every event: the same Vault (cluster ID), the
 	// same root token in the Secret (no second init), the data written
-	// after the install, and three Raft voters.
+	// after the install, three Raft voters, no container restarted, no
+	// secret in any log, and the client Service reaching an unsealed Vault.
 	var clusterID, rootToken string
 	invariants := func(t *testing.T) {
 		t.Helper()
-		states, err := c.states(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		states := c.mustStates(t)
 		for _, s := range states {
 			if s.clusterID != clusterID {
 				t.Errorf("%s: cluster ID %q, the install's was %q: a second Vault", s.pod, s.clusterID, clusterID)
@@ -83,6 +83,7 @@ func TestChartInCluster(t *testing.T) {
 			t.Errorf("aurora/k8s-test after the event: %v %v", sec, err)
 		}
 		c.checkRaft(t, rootToken)
+		c.checkPods(t, keysSecret)
 	}
 
 	if !t.Run("install", func(t *testing.T) {
@@ -90,10 +91,7 @@ func TestChartInCluster(t *testing.T) {
 		c.run(t, c.helm, "install", c.release, "../../deploy/helm/vault-init", "-n", c.ns, "-f", values)
 		figs.add("helm install to every pod unsealed", c.waitUnsealed(t, start, nil, recoverLimit))
 
-		states, err := c.states(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		states := c.mustStates(t)
 		clusterID = states[0].clusterID
 		for _, s := range states {
 			if s.clusterID != clusterID || clusterID == "" {
@@ -120,6 +118,7 @@ func TestChartInCluster(t *testing.T) {
 		if _, err := v.KVv2("aurora").Put(ctx, "k8s-test", map[string]any{"written": clusterID}); err != nil {
 			t.Fatal(err)
 		}
+		c.checkPods(t, keysSecret)
 	}) {
 		return
 	}
@@ -181,11 +180,11 @@ func TestChartInCluster(t *testing.T) {
 		c.run(t, c.helm, "upgrade", c.release, "../../deploy/helm/vault-init", "-n", c.ns, "--reuse-values",
 			"--set", "vaultInit.checkInterval=2s", "--set", "vaultInit.appToken=true")
 		c.run(t, c.kubectl, "-n", c.ns, "rollout", "status", "statefulset/"+c.release, "--timeout=5m")
-		figs.add("helm upgrade (check interval, app token) to every pod replaced and unsealed", c.waitUnsealed(t, start, gone, recoverLimit))
+		figs.add("helm upgrade to check interval 2s and the app token on, to every pod replaced and unsealed", c.waitUnsealed(t, start, gone, recoverLimit))
 		invariants(t)
 		pods, err := c.pods(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || len(pods) != c.replicas {
+			t.Fatalf("%d pods after the upgrade (%v)", len(pods), err)
 		}
 		for _, p := range pods {
 			env := sidecarEnv(p)
@@ -265,17 +264,33 @@ func TestChartInCluster(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 		}
+
+		// Nothing of the old Vault is left: an install on new volumes
+		// initializes a new one.
+		pvs = append(pvs, c.createVolumes(t, "b")...)
+		start := time.Now()
+		c.run(t, c.helm, "install", c.release, "../../deploy/helm/vault-init", "-n", c.ns, "-f", values)
+		c.waitUnsealed(t, start, nil, recoverLimit)
+		states := c.mustStates(t)
+		for _, s := range states {
+			if s.clusterID == clusterID {
+				t.Errorf("%s: the install after the removal is the old Vault (cluster ID %s)", s.pod, clusterID)
+			}
+		}
+		if n := c.countInBanners(t, initBanner); n != 1 {
+			t.Errorf("%d sidecars logged %q after the removal, want 1", n, initBanner)
+		}
 	})
 }
 
 // createVolumes makes one hostPath PersistentVolume per replica, in a
 // directory under K8S_DIR that Vault's user (100:1000) owns: the test
 // cluster has no provisioner, and a hostPath volume gets no fsGroup.
-func (c *cluster) createVolumes(t *testing.T) []string {
+func (c *cluster) createVolumes(t *testing.T, set string) []string {
 	t.Helper()
 	var names []string
 	for i := 0; i < c.replicas; i++ {
-		name := fmt.Sprintf("%s-%d", c.ns, i)
+		name := fmt.Sprintf("%s-%s%d", c.ns, set, i)
 		dir := filepath.Join(c.dir, "pv", name)
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			t.Fatal(err)
@@ -437,6 +452,20 @@ func (c *cluster) checkCredentials(t *testing.T, keysSecret string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(pods) != c.replicas {
+		t.Fatalf("%d pods, want %d", len(pods), c.replicas)
+	}
+	admin, err := os.ReadFile(filepath.Join(c.dir, "admin.token"))
+	if err != nil || len(strings.TrimSpace(string(admin))) < 16 {
+		t.Fatalf("the cluster's admin token: %v", err)
+	}
+	spec, err := json.Marshal(pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(spec), strings.TrimSpace(string(admin))) {
+		t.Errorf("the cluster's admin token is in a pod's spec")
+	}
 	sa := pods[0].Spec.ServiceAccountName
 	for _, p := range pods {
 		if p.Spec.ServiceAccountName != sa || sa == "" || sa == "default" {
@@ -484,8 +513,9 @@ func (c *cluster) checkCredentials(t *testing.T, keysSecret string) {
 			}
 		}
 		// Vault's container has no token at the usual path either.
-		if out, err := c.try(c.kubectl, "-n", c.ns, "exec", p.Name, "-c", "vault", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err == nil {
-			t.Errorf("%s/vault holds a service account directory: %s", p.Name, out)
+		out, err := c.try(c.kubectl, "-n", c.ns, "exec", p.Name, "-c", "vault", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount")
+		if err == nil || !strings.Contains(err.Error(), "No such file") {
+			t.Errorf("%s/vault: ls of the service account directory: %q, %v; want No such file", p.Name, out, err)
 		}
 	}
 
@@ -522,17 +552,85 @@ func (c *cluster) checkCredentials(t *testing.T, keysSecret string) {
 		}
 	}
 
-	// The Secret was written through that account: vault-init had no other
-	// credential, and the API server authorizes with RBAC.
-	s, err := c.cs.CoreV1().Secrets(c.ns).Get(ctx, keysSecret, metav1.GetOptions{})
+	c.checkAudit(t, user, keysSecret)
+
+	// No way around RBAC from a pod: the kubelet's API (anonymous in this
+	// test cluster) is out of its reach, while the API server is not.
+	reach := func(port int) (string, error) {
+		return c.try(c.kubectl, "-n", c.ns, "exec", pods[0].Name, "-c", "vault", "--", "sh", "-c",
+			fmt.Sprintf("nc -w 2 10.244.0.1 %d </dev/null", port))
+	}
+	if out, err := reach(6443); err != nil {
+		t.Errorf("the API server from a pod: %v %s", err, out)
+	}
+	if out, err := reach(10250); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("the kubelet's API from a pod: %q, %v; want timed out", out, err)
+	}
+}
+
+// auditEvent is what test/k8s reads of the API server's audit log
+// (audit.k8s.io/v1 Event, one JSON object a line).
+type auditEvent struct {
+	Stage string `json:"stage"`
+	Verb  string `json:"verb"`
+	User  struct {
+		Username string              `json:"username"`
+		Extra    map[string][]string `json:"extra"`
+	} `json:"user"`
+	ObjectRef *struct {
+		Resource  string `json:"resource"`
+		Namespace string `json:"namespace"`
+		Name      string `json:"name"`
+	} `json:"objectRef"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+}
+
+// checkAudit reads the API server's audit log: every successful create and
+// update of the keys Secret came from the chart's service account (which
+// wrote no other Secret), with a token bound to one of the
+// release's pods: the one the kubelet projects (a TokenRequest token made by
+// hand carries no pod), and there was at least one of each.
+func (c *cluster) checkAudit(t *testing.T, user, keysSecret string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.dir, "logs", "audit.log"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the API server's audit log: %v", err)
 	}
-	var managers []string
-	for _, m := range s.ManagedFields {
-		managers = append(managers, m.Manager)
+	writes := map[string]int{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" {
+			continue
+		}
+		var e auditEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit log line: %v", err)
+		}
+		if e.Stage != "ResponseComplete" || e.ObjectRef == nil || e.ObjectRef.Resource != "secrets" ||
+			e.ObjectRef.Namespace != c.ns || (e.Verb != "create" && e.Verb != "update") ||
+			e.ResponseStatus == nil || e.ResponseStatus.Code >= 300 {
+			continue
+		}
+		if e.ObjectRef.Name != keysSecret {
+			// Helm's release Secrets, written by the operator (admin).
+			if e.User.Username == user {
+				t.Errorf("%s wrote secret %q (%s), want only %q", user, e.ObjectRef.Name, e.Verb, keysSecret)
+			}
+			continue
+		}
+		pod := e.User.Extra["authentication.kubernetes.io/pod-name"]
+		if e.User.Username != user || len(pod) != 1 || !strings.HasPrefix(pod[0], c.release+"-") {
+			t.Errorf("%s of the keys Secret by %q (pod %v), want %s with a token bound to a pod of the release",
+				e.Verb, e.User.Username, pod, user)
+			continue
+		}
+		writes[e.Verb]++
 	}
-	t.Logf("keys Secret written by field managers %v", managers)
+	if writes["create"] < 1 || writes["update"] < 1 {
+		t.Errorf("writes of the keys Secret in the audit log: %v, want a create and an update at least", writes)
+	}
+	t.Logf("keys Secret writes by %s, each with a pod-bound token: %v", user, writes)
 }
 
 // checkAppToken: after the upgrade the active node's sidecar issues the
@@ -571,6 +669,57 @@ func (c *cluster) checkAppToken(t *testing.T, pod, keysSecret string) {
 	}
 	if _, err := v.Sys().ListMountsWithContext(ctx); err == nil {
 		t.Errorf("the app token may list mounts: it is not limited to its policy")
+	}
+}
+
+// checkPods: no container of the release's pods has restarted, none of
+// their logs holds a key share, the root token or the app token, and the
+// client Service reaches an unsealed Vault by its name from inside a pod
+// (cluster DNS, kube-proxy).
+func (c *cluster) checkPods(t *testing.T, keysSecret string) {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := c.pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.cs.CoreV1().Secrets(c.ns).Get(ctx, keysSecret, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct {
+		Keys      []string `json:"keys"`
+		KeysB64   []string `json:"keys_base64"`
+		RootToken string   `json:"root_token"`
+	}
+	if err := json.Unmarshal(s.Data["init.json"], &stored); err != nil || stored.RootToken == "" || len(stored.Keys) == 0 {
+		t.Fatalf("the keys Secret's init.json: %v", err)
+	}
+	secrets := append(append([]string{stored.RootToken}, stored.Keys...), stored.KeysB64...)
+	// The app token, once issued: one line.
+	if app := strings.TrimSpace(string(s.Data["app-token"])); app != "" {
+		secrets = append(secrets, app)
+	}
+	for _, p := range pods {
+		for _, st := range p.Status.ContainerStatuses {
+			if st.RestartCount != 0 {
+				t.Errorf("%s/%s restarted %d times", p.Name, st.Name, st.RestartCount)
+			}
+			logs := c.run(t, c.kubectl, "-n", c.ns, "logs", p.Name, "-c", st.Name)
+			for _, sec := range secrets {
+				if sec != "" && strings.Contains(logs, sec) {
+					t.Errorf("%s/%s: the log holds a key share or a token", p.Name, st.Name)
+					break
+				}
+			}
+		}
+	}
+	if len(pods) > 0 {
+		svc := fmt.Sprintf("http://%s:8200", c.release)
+		out, err := c.try(c.kubectl, "-n", c.ns, "exec", pods[0].Name, "-c", "vault", "--", "vault", "status", "-address="+svc)
+		if err != nil || !strings.Contains(out, "Sealed") {
+			t.Errorf("vault status through the Service %s from %s: %v\n%s", svc, pods[0].Name, err, out)
+		}
 	}
 }
 
