@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # section.sh NAME: replace the NAME section of BENCHMARKS.md (between the lines
 # "<!-- NAME -->" and "<!-- /NAME -->") with standard input, appending the
-# section when the file has none. `make bench` and `make test-faults` each own
-# one section, so that neither run wipes the other's figures.
+# section when the file has none. `make bench`, `make test-faults` and `make
+# test-k8s` each own one section, so that no run wipes another's figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1

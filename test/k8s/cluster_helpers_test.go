@@ -87,10 +87,12 @@ func (c *cluster) run(t *testing.T, bin string, args ...string) string {
 	return out
 }
 
-// try runs a command with the admin kubeconfig; a command that hangs is
-// killed after 3 minutes, so that the test fails with its cleanup run.
+// try runs a command with the admin kubeconfig. A command that hangs is
+// killed after 10 minutes (longer than any --timeout the test gives helm or
+// kubectl), so that the test fails with its cleanup run instead of
+// panicking at go test's own timeout.
 func (c *cluster) try(bin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
@@ -190,10 +192,11 @@ func (c *cluster) states(ctx context.Context) ([]nodeState, error) {
 // waitUnsealed polls every 200 ms until the StatefulSet has all its pods,
 // none of them in gone (the UIDs an event replaced), each with its Vault
 // initialized and unsealed, and returns how long that took from start. It
-// fails the test after limit, saying what each pod's Vault last answered.
+// fails the test when limit has passed since start, saying what each pod's
+// Vault last answered.
 func (c *cluster) waitUnsealed(t *testing.T, start time.Time, gone map[types.UID]bool, limit time.Duration) time.Duration {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(limit))
 	defer cancel()
 	var last []nodeState
 	var lastErr error
@@ -311,8 +314,13 @@ func (f *figures) print() {
 		for _, d := range f.d[n] {
 			all = append(all, d.Round(100*time.Millisecond).String())
 		}
+		// The median; of an even count, the mean of the middle two.
+		p50 := v[len(v)/2]
+		if len(v)%2 == 0 {
+			p50 = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
 		fmt.Printf("FIGURE %s: n=%d min=%v p50=%v max=%v (runs: %s)\n", n, len(v),
-			v[0].Round(100*time.Millisecond), v[len(v)/2].Round(100*time.Millisecond),
+			v[0].Round(100*time.Millisecond), p50.Round(100*time.Millisecond),
 			v[len(v)-1].Round(100*time.Millisecond), strings.Join(all, ", "))
 	}
 }

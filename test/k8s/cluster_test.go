@@ -12,13 +12,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	vault "github.com/hashicorp/vault/api"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -127,6 +130,18 @@ func TestChartInCluster(t *testing.T) {
 		return
 	}
 
+	// event times act from its start until no pod of gone is left and every
+	// pod's Vault is unsealed (failing after recoverLimit), then checks the
+	// invariants.
+	event := func(t *testing.T, figure string, gone map[types.UID]bool, act func()) {
+		t.Helper()
+		start := time.Now()
+		act()
+		figs.add(figure, c.waitUnsealed(t, start, gone, recoverLimit))
+		invariants(t)
+	}
+	rollout := []string{"-n", c.ns, "rollout", "status", "statefulset/" + c.release, "--timeout=" + recoverLimit.String()}
+
 	if !t.Run("pod deleted", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			// The active node's pod: the hardest of the three, as the others
@@ -136,12 +151,11 @@ func TestChartInCluster(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			if err := c.cs.CoreV1().Pods(c.ns).Delete(ctx, pod, metav1.DeleteOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			figs.add("active pod deleted to every pod unsealed", c.waitUnsealed(t, start, map[types.UID]bool{p.UID: true}, recoverLimit))
-			invariants(t)
+			event(t, "active pod deleted to its replacement and every pod unsealed", map[types.UID]bool{p.UID: true}, func() {
+				if err := c.cs.CoreV1().Pods(c.ns).Delete(ctx, pod, metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			})
 		}
 	}) {
 		return
@@ -149,12 +163,10 @@ func TestChartInCluster(t *testing.T) {
 
 	if !t.Run("rolling restart", func(t *testing.T) {
 		for i := 0; i < 2; i++ {
-			gone := c.uids(t)
-			start := time.Now()
-			c.run(t, c.kubectl, "-n", c.ns, "rollout", "restart", "statefulset/"+c.release)
-			c.run(t, c.kubectl, "-n", c.ns, "rollout", "status", "statefulset/"+c.release, "--timeout=5m")
-			figs.add("rolling restart to every pod replaced and unsealed", c.waitUnsealed(t, start, gone, recoverLimit))
-			invariants(t)
+			event(t, "rolling restart to every pod replaced and unsealed", c.uids(t), func() {
+				c.run(t, c.kubectl, "-n", c.ns, "rollout", "restart", "statefulset/"+c.release)
+				c.run(t, c.kubectl, rollout...)
+			})
 		}
 	}) {
 		return
@@ -162,26 +174,22 @@ func TestChartInCluster(t *testing.T) {
 
 	if !t.Run("every pod deleted", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
-			gone := c.uids(t)
-			start := time.Now()
-			if err := c.cs.CoreV1().Pods(c.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: c.selector()}); err != nil {
-				t.Fatal(err)
-			}
-			figs.add("every pod deleted at once to every pod unsealed", c.waitUnsealed(t, start, gone, recoverLimit))
-			invariants(t)
+			event(t, "every pod deleted at once to every pod replaced and unsealed", c.uids(t), func() {
+				if err := c.cs.CoreV1().Pods(c.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: c.selector()}); err != nil {
+					t.Fatal(err)
+				}
+			})
 		}
 	}) {
 		return
 	}
 
 	if !t.Run("helm upgrade", func(t *testing.T) {
-		gone := c.uids(t)
-		start := time.Now()
-		c.run(t, c.helm, "upgrade", c.release, "../../deploy/helm/vault-init", "-n", c.ns, "--reuse-values",
-			"--set", "vaultInit.checkInterval=2s", "--set", "vaultInit.appToken=true")
-		c.run(t, c.kubectl, "-n", c.ns, "rollout", "status", "statefulset/"+c.release, "--timeout=5m")
-		figs.add("helm upgrade to check interval 2s and the app token on, to every pod replaced and unsealed", c.waitUnsealed(t, start, gone, recoverLimit))
-		invariants(t)
+		event(t, "helm upgrade to check interval 2s and the app token on, to every pod replaced and unsealed", c.uids(t), func() {
+			c.run(t, c.helm, "upgrade", c.release, "../../deploy/helm/vault-init", "-n", c.ns, "--reuse-values",
+				"--set", "vaultInit.checkInterval=2s", "--set", "vaultInit.appToken=true")
+			c.run(t, c.kubectl, rollout...)
+		})
 		pods, err := c.pods(ctx)
 		if err != nil || len(pods) != c.replicas {
 			t.Fatalf("%d pods after the upgrade (%v)", len(pods), err)
@@ -224,6 +232,9 @@ func TestChartInCluster(t *testing.T) {
 		if n := c.countInBanners(t, initBanner); n != 0 {
 			t.Errorf("%d sidecars logged %q after the reinstall: the kept keys were not reused", n, initBanner)
 		}
+		// Every write of the keys Secret so far (the upgrade's app token
+		// among them) was the sidecars', and nobody deleted it.
+		c.checkAudit(t, "system:serviceaccount:"+c.ns+":"+c.release, keysSecret)
 	}) {
 		return
 	}
@@ -265,8 +276,27 @@ func TestChartInCluster(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 
-		// Nothing of the old Vault is left: an install on new volumes
-		// initializes a new one.
+		// The claims' volumes are released; their data stays on disk under
+		// the Retain policy the test's volumes have (a provisioner's Delete
+		// policy would remove it with the claims).
+		// (The PV controller marks them a moment after the claims go.)
+		for _, pv := range pvs {
+			deadline := time.Now().Add(time.Minute)
+			for {
+				v, err := c.cs.CoreV1().PersistentVolumes().Get(ctx, pv, metav1.GetOptions{})
+				if err == nil && v.Status.Phase == corev1.VolumeReleased {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("volume %s after the documented removal: %v, want Released", pv, err)
+				}
+				time.Sleep(time.Second)
+			}
+		}
+
+		// With no keys Secret and no claims left, a new install starts
+		// afresh with no step by hand (on new volumes): one init, a new
+		// Vault.
 		pvs = append(pvs, c.createVolumes(t, "b")...)
 		start := time.Now()
 		c.run(t, c.helm, "install", c.release, "../../deploy/helm/vault-init", "-n", c.ns, "-f", values)
@@ -331,8 +361,11 @@ func (c *cluster) writeValues(t *testing.T) string {
 		i := strings.LastIndex(ref, ":")
 		return ref[:i], ref[i+1:]
 	}
+	if os.Getenv("VAULT_INIT_IMAGE") == "" {
+		t.Fatal("VAULT_INIT_IMAGE is not set: scripts/test-k8s.sh builds and names the image")
+	}
 	vr, vt := repo("VAULT_IMAGE", "vault-standin:1.21.0")
-	ir, it := repo("VAULT_INIT_IMAGE", "vault-init:local")
+	ir, it := repo("VAULT_INIT_IMAGE", "")
 	values := fmt.Sprintf(`fullnameOverride: %s
 replicas: %d
 vault:
@@ -444,7 +477,7 @@ func (c *cluster) raftVoters(t *testing.T, token string) (map[string]bool, int, 
 // checkCredentials: the only Kubernetes credential in a pod is the token
 // the kubelet projects for the chart's service account, in the vault-init
 // container alone; the API server (RBAC) lets that account read and update
-// the keys Secret and do nothing else asked here.
+// the keys Secret, create Secrets, and do nothing else asked here.
 func (c *cluster) checkCredentials(t *testing.T, keysSecret string) {
 	t.Helper()
 	ctx := context.Background()
@@ -587,11 +620,12 @@ type auditEvent struct {
 	} `json:"responseStatus"`
 }
 
-// checkAudit reads the API server's audit log: every successful create and
-// update of the keys Secret came from the chart's service account (which
-// wrote no other Secret), with a token bound to one of the
-// release's pods: the one the kubelet projects (a TokenRequest token made by
-// hand carries no pod), and there was at least one of each.
+// checkAudit reads the API server's audit log: every successful create,
+// update or patch of the keys Secret came from the chart's service account
+// (which wrote no other Secret), with a token bound to one of the release's
+// pods, as the token the kubelet projects is (the cluster's admin token and
+// a token of the account made without a pod are not); there was at least
+// one create and one update, and no delete.
 func (c *cluster) checkAudit(t *testing.T, user, keysSecret string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(c.dir, "logs", "audit.log"))
@@ -608,7 +642,7 @@ func (c *cluster) checkAudit(t *testing.T, user, keysSecret string) {
 			t.Fatalf("audit log line: %v", err)
 		}
 		if e.Stage != "ResponseComplete" || e.ObjectRef == nil || e.ObjectRef.Resource != "secrets" ||
-			e.ObjectRef.Namespace != c.ns || (e.Verb != "create" && e.Verb != "update") ||
+			e.ObjectRef.Namespace != c.ns || (e.Verb != "create" && e.Verb != "update" && e.Verb != "patch" && e.Verb != "delete") ||
 			e.ResponseStatus == nil || e.ResponseStatus.Code >= 300 {
 			continue
 		}
@@ -620,6 +654,10 @@ func (c *cluster) checkAudit(t *testing.T, user, keysSecret string) {
 			continue
 		}
 		pod := e.User.Extra["authentication.kubernetes.io/pod-name"]
+		if e.Verb == "delete" {
+			t.Errorf("the keys Secret was deleted by %q", e.User.Username)
+			continue
+		}
 		if e.User.Username != user || len(pod) != 1 || !strings.HasPrefix(pod[0], c.release+"-") {
 			t.Errorf("%s of the keys Secret by %q (pod %v), want %s with a token bound to a pod of the release",
 				e.Verb, e.User.Username, pod, user)
@@ -664,11 +702,11 @@ func (c *cluster) checkAppToken(t *testing.T, pod, keysSecret string) {
 	if _, err := v.KVv2("aurora").Put(ctx, "users/app-check", map[string]any{"ok": "1"}); err != nil {
 		t.Errorf("the app token cannot write in aurora/users/: %v", err)
 	}
-	if _, err := v.KVv2("aurora").Get(ctx, "k8s-test"); err == nil {
-		t.Errorf("the app token may read aurora/k8s-test, outside users/")
+	if _, err := v.KVv2("aurora").Get(ctx, "k8s-test"); !forbidden(err) {
+		t.Errorf("the app token reading aurora/k8s-test, outside users/: %v, want 403", err)
 	}
-	if _, err := v.Sys().ListMountsWithContext(ctx); err == nil {
-		t.Errorf("the app token may list mounts: it is not limited to its policy")
+	if _, err := v.Sys().ListMountsWithContext(ctx); !forbidden(err) {
+		t.Errorf("the app token listing mounts: %v, want 403: it is not limited to its policy", err)
 	}
 }
 
@@ -717,10 +755,16 @@ func (c *cluster) checkPods(t *testing.T, keysSecret string) {
 	if len(pods) > 0 {
 		svc := fmt.Sprintf("http://%s:8200", c.release)
 		out, err := c.try(c.kubectl, "-n", c.ns, "exec", pods[0].Name, "-c", "vault", "--", "vault", "status", "-address="+svc)
-		if err != nil || !strings.Contains(out, "Sealed") {
+		if err != nil || !regexp.MustCompile(`(?m)^Sealed\s+false$`).MatchString(out) {
 			t.Errorf("vault status through the Service %s from %s: %v\n%s", svc, pods[0].Name, err, out)
 		}
 	}
+}
+
+// forbidden: Vault answered 403.
+func forbidden(err error) bool {
+	var re *vault.ResponseError
+	return errors.As(err, &re) && re.StatusCode == 403
 }
 
 func sidecarEnv(p corev1.Pod) map[string]string {
