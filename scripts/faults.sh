@@ -21,8 +21,6 @@ fi
     echo "Written by \`make test-faults\` on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- cmd internal test/faults || echo ' with uncommitted changes'),"
     echo "$(nproc) cores. Each figure is measured against real Vault processes; durations are wall time."
     echo
-    echo "| figure | value |"
-    echo "|---|---|"
-    sed -n 's/^FIGURE \(.*\): \(.*\)$/| \1 | \2 |/p' bin/faults.log
+    scripts/figures.sh bin/faults.log
 } | scripts/section.sh faults
 echo "wrote the faults section of BENCHMARKS.md"

@@ -84,8 +84,6 @@ ok=1
     echo "interval 1s; wall time from the event (the API call, or the helm or kubectl command) until every"
     echo "pod's Vault answers initialized and unsealed at its pod IP, polled every 200 ms."
     echo
-    echo "| figure | value |"
-    echo "|---|---|"
-    sed -n 's/^FIGURE \([^:]*\): \(.*\)$/| \1 | \2 |/p' bin/k8s.log
+    scripts/figures.sh bin/k8s.log
 } | scripts/section.sh k8s
 echo "wrote the k8s section of BENCHMARKS.md"

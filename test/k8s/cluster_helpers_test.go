@@ -290,7 +290,8 @@ func (c *cluster) active(t *testing.T, token string) (string, *vault.Client) {
 }
 
 // figures collects the durations the test measured, printed as FIGURE lines
-// at the end (scripts/test-k8s.sh puts them into BENCHMARKS.md).
+// at the end (scripts/test-k8s.sh puts them into BENCHMARKS.md through
+// scripts/figures.sh: no colon in a value).
 type figures struct {
 	names []string
 	d     map[string][]time.Duration
@@ -319,7 +320,7 @@ func (f *figures) print() {
 		if len(v)%2 == 0 {
 			p50 = (v[len(v)/2-1] + v[len(v)/2]) / 2
 		}
-		fmt.Printf("FIGURE %s: n=%d min=%v p50=%v max=%v (runs: %s)\n", n, len(v),
+		fmt.Printf("FIGURE %s: n=%d min=%v p50=%v max=%v (runs %s)\n", n, len(v),
 			v[0].Round(100*time.Millisecond), p50.Round(100*time.Millisecond),
 			v[len(v)-1].Round(100*time.Millisecond), strings.Join(all, ", "))
 	}
