@@ -3,13 +3,13 @@ package k8stest
 import (
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/aurora/vault-init/internal/testport"
 )
 
 // proc is one server process this package started, known by its own
@@ -95,18 +95,7 @@ func tailFile(path string, n int) string {
 // errExited is returned by the waits when the process ended first.
 var errExited = errors.New("process exited")
 
-// freePort picks a free loopback port below the kernel's ephemeral range
-// (32768 and up), so that no client connection's local end takes it between
-// this check and the server's bind. A race with another test binary picking
-// the same port remains; the starters retry on "address already in use".
-func freePort() (int, error) {
-	for range 100 {
-		port := 20000 + mathrand.IntN(12000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			ln.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free loopback port between 20000 and 32000")
-}
+// freePort picks a loopback port that no other test server of this machine
+// is given (testport). An unrelated program can still bind it before the
+// server does: the starters retry on "address already in use".
+func freePort() (int, error) { return testport.Port() }

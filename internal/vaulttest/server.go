@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aurora/vault-init/internal/testport"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -322,21 +322,15 @@ func (s *Server) dumpLog() {
 	s.t.Logf("vault server log (last lines):\n%s", s.logTail())
 }
 
-// freePort picks a free loopback port below the kernel's ephemeral range
-// (32768 and up), so that a server restarted on its port does not find it
-// taken by some client connection's local end in the meantime.
+// freePort picks a loopback port that no other test server of this machine
+// is given (testport).
 func freePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		port := 20000 + mathrand.IntN(12000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			ln.Close()
-			return port
-		}
+	port, err := testport.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free loopback port between 20000 and 32000")
-	return 0
+	return port
 }
 
 // waitListening waits until something accepts connections on port, or the

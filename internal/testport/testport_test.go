@@ -1,0 +1,104 @@
+package testport
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// picks is how many ports each side takes. Drawn at random from 12000
+// with no reservation, 500 draws repeat a port with a probability above
+// 0.9999, and two sets of 300 share about 7 ports on average.
+const picks = 500
+
+func TestPortsAreNeverHandedOutTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range picks {
+		p, err := Port()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice in one process", p)
+		}
+		seen[p] = true
+		if p < first || p >= first+count {
+			t.Fatalf("port %d outside [%d, %d)", p, first, first+count)
+		}
+	}
+}
+
+func TestPortsHeldByAnotherProcessAreSkipped(t *testing.T) {
+	// The child reserves 300 ports, prints them, and holds them until its
+	// stdin closes.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldPorts$")
+	cmd.Env = append(os.Environ(), "TESTPORT_HOLD=300")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	theirs := map[int]bool{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "held" {
+			break
+		}
+		if p, err := strconv.Atoi(strings.TrimPrefix(line, "port ")); err == nil && strings.HasPrefix(line, "port ") {
+			theirs[p] = true
+		}
+	}
+	if len(theirs) != 300 {
+		t.Fatalf("the helper process reported %d ports, want 300", len(theirs))
+	}
+	for range 300 {
+		p, err := Port()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if theirs[p] {
+			t.Fatalf("port %d handed out while another process holds it", p)
+		}
+	}
+	// Once that process is gone, its ports are free to be handed out.
+	stdin.Close()
+	cmd.Wait()
+	for p := range theirs {
+		f, err := reserve(p)
+		if err != nil || f == nil {
+			t.Fatalf("port %d still reserved after its holder exited: %v", p, err)
+		}
+		f.Close()
+		break
+	}
+}
+
+// TestHelperHoldPorts is the child of TestPortsHeldByAnotherProcessAreSkipped.
+func TestHelperHoldPorts(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("TESTPORT_HOLD"))
+	if n == 0 {
+		return // run as a test: it is only the helper process
+	}
+	for range n {
+		p, err := Port()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("port %d\n", p)
+	}
+	fmt.Println("held")
+	bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes stdin
+}
