@@ -53,7 +53,18 @@ var (
 	// progress while still sealed: it is finishing its join to the cluster
 	// (it needs the keys for that) and turns standby moments later.
 	ErrJoinPending = errors.New("the raft node took the threshold key and is finishing its join to the cluster")
+	// ErrJoinedNoData means a Raft node has joined its cluster but holds
+	// none of the cluster's data yet: with no stored root key to open,
+	// Vault answers the threshold key with a 500 ("crypto/aes: invalid key
+	// size 0"). It lasts moments while the leader sends the data; it lasts
+	// for ever when the leader cannot reach the node's cluster address.
+	ErrJoinedNoData = errors.New("the raft node has joined its cluster but has none of the cluster's data yet")
 )
+
+// noRootKey is how Vault (1.21) answers an unseal whose threshold key it
+// cannot use because the node holds no stored root key: it opens its
+// barrier with an empty key.
+const noRootKey = "crypto/aes: invalid key size 0"
 
 // Unsealer unseals one node.
 type Unsealer struct {
@@ -133,6 +144,9 @@ func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshol
 			var re *api.ResponseError
 			if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
 				return i + 1, &RejectedError{Index: i, Reason: redact(strings.Join(re.Errors, "; "), keys)}
+			}
+			if raft && errors.As(err, &re) && re.StatusCode >= 500 && strings.Contains(strings.Join(re.Errors, "; "), noRootKey) {
+				return i + 1, ErrJoinedNoData
 			}
 			return i + 1, fmt.Errorf("submit unseal key %d: %w", i, redactErr(err, keys))
 		}

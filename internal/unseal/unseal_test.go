@@ -26,10 +26,13 @@ type fakeVault struct {
 	// progressZeroOnFail answers 200 with progress 0 instead of an error
 	// when the combination fails (as some nodes do).
 	progressZeroOnFail bool
-	storage            string // storage_type in seal-status
-	recoverySeal       bool
-	migration          bool
-	submits            int
+	// noData answers the threshold key as a Raft member with none of its
+	// cluster's data does: a 500, the parts thrown away, still sealed.
+	noData       bool
+	storage      string // storage_type in seal-status
+	recoverySeal bool
+	migration    bool
+	submits      int
 }
 
 func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +61,11 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ok = ok && f.good[p]
 			}
 			f.parts = nil
+			if f.noData {
+				w.WriteHeader(500)
+				fmt.Fprint(w, `{"errors":["failed to create cipher: crypto/aes: invalid key size 0"]}`)
+				return
+			}
 			if ok {
 				f.sealed = false
 			} else if !f.progressZeroOnFail {
@@ -216,6 +224,28 @@ func TestUnsealRaftJoinPending(t *testing.T) {
 	var rej *RejectedError
 	if errors.As(err, &rej) {
 		t.Fatal("a joining follower's reply was taken for a rejected key")
+	}
+}
+
+// A Raft member that holds none of its cluster's data answers the
+// threshold key with a 500: the join is unfinished, the keys are not
+// wrong. Only on Raft: on other storage the 500 is an error like any other.
+func TestUnsealRaftJoinedWithoutData(t *testing.T) {
+	f := sealedFake()
+	f.storage, f.noData = "raft", true
+	n, err := newFake(t, f).Unseal(context.Background(), keys)
+	if !errors.Is(err, ErrJoinedNoData) || n != 3 {
+		t.Fatalf("n=%d err=%v, want ErrJoinedNoData after 3 keys", n, err)
+	}
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		t.Fatal("the reply of a member without data was taken for a rejected key")
+	}
+	f = sealedFake()
+	f.storage, f.noData = "file", true
+	_, err = newFake(t, f).Unseal(context.Background(), keys)
+	if err == nil || errors.Is(err, ErrJoinedNoData) || errors.As(err, &rej) || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("file storage: err %v, want the 500 as a plain error", err)
 	}
 }
 

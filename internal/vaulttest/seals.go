@@ -51,9 +51,23 @@ func Disabled(stanza string) string {
 // the server is stopped.
 func (s *Server) SetExtraConfig(extra string) {
 	s.t.Helper()
+	s.reconfigure(func(o *Options) { o.ExtraConfig = extra })
+}
+
+// SetClusterAddr sets the cluster address the server advertises
+// (Options.ClusterAddr). It takes effect at the next Restart; call it
+// while the server is stopped.
+func (s *Server) SetClusterAddr(addr string) {
+	s.t.Helper()
+	s.reconfigure(func(o *Options) { o.ClusterAddr = addr })
+}
+
+// reconfigure changes the options and writes the config file again.
+func (s *Server) reconfigure(change func(*Options)) {
+	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opts.ExtraConfig = extra
+	change(&s.opts)
 	if err := os.WriteFile(filepath.Join(s.Dir, "config.hcl"), []byte(s.config()), 0o600); err != nil {
 		s.t.Fatal(err)
 	}

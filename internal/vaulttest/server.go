@@ -73,6 +73,9 @@ type Options struct {
 	Raft *Raft
 	// Port and ClusterPort are the API and cluster ports; 0 picks free ones.
 	Port, ClusterPort int
+	// ClusterAddr, when set, is the cluster address the node advertises
+	// (cluster_addr) in place of its cluster listener's.
+	ClusterAddr string
 }
 
 // Raft configures a node of a Raft cluster.
@@ -172,14 +175,18 @@ func (s *Server) config() string {
 		storage += "}\n"
 		os.MkdirAll(filepath.Join(s.Dir, "data"), 0o700)
 	}
+	clusterAddr := s.opts.ClusterAddr
+	if clusterAddr == "" {
+		clusterAddr = fmt.Sprintf("https://127.0.0.1:%d", s.ClusterPort)
+	}
 	return fmt.Sprintf(`%slistener "tcp" {
 %s  cluster_address = "127.0.0.1:%d"
 }
 disable_mlock = true
 api_addr = "%s://127.0.0.1:%d"
-cluster_addr = "https://127.0.0.1:%d"
+cluster_addr = %q
 log_level = "info"
-%s`, storage, listener, s.ClusterPort, scheme, s.Port, s.ClusterPort, s.opts.ExtraConfig)
+%s`, storage, listener, s.ClusterPort, scheme, s.Port, clusterAddr, s.opts.ExtraConfig)
 }
 
 // Addr is the server's API address.

@@ -2,6 +2,7 @@ package watch_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/aurora/vault-init/internal/testkit"
 	"github.com/aurora/vault-init/internal/vaulttest"
+	"github.com/aurora/vault-init/internal/watch"
 	"github.com/aurora/vault-init/internal/watch/watchtest"
 )
 
@@ -218,4 +220,46 @@ func short(full, brief time.Duration) time.Duration {
 		return brief
 	}
 	return full
+}
+
+// TestRaftFollowerTheLeaderCannotReach: a follower advertises a cluster
+// address where no cluster listener answers (its own API port: the port
+// collision that once failed CI). It joins its cluster, takes the
+// threshold key, and then receives none of the cluster's data, so Vault
+// answers every unseal with a 500. vault-init waits through the join
+// patience without an error, then names the likely cause; the reply is
+// never taken for a rejected key, and the leader stays unsealed and
+// serves the mount.
+func TestRaftFollowerTheLeaderCannotReach(t *testing.T) {
+	nodes := vaulttest.Cluster(t, 2, 1)
+	nodes[1].SetClusterAddr(fmt.Sprintf("https://127.0.0.1:%d", nodes[1].Port))
+	h, c := runCluster(t, nodes, 1, "")
+	waitRoles(t, nodes[:1], -1, 90*time.Second)
+	h.Out.WaitFor(t, "Root Token:", 30*time.Second)
+	c.restart(1)
+
+	const hint = "the leader cannot reach this node's cluster address"
+	h.Wait("the joined follower without data reported", 90*time.Second, failedWith(hint))
+	logs := h.Logs.String()
+	// Each round before the report waits quietly: the threshold key taken
+	// for the join, then rounds of a member without data.
+	joining := countLines(logs, "waiting for the node to finish joining")
+	noData := countLines(logs, "waiting for the cluster's data from the leader")
+	if noData == 0 || joining+noData != watch.JoinPatience-1 {
+		t.Errorf("%d joining and %d no-data waits before the report, want %d in all, some of them without data",
+			joining, noData, watch.JoinPatience-1)
+	}
+	if h.Events.Count(failedWith("invalid key size")) > 0 {
+		t.Error("Vault's raw 500 was reported instead of what it means")
+	}
+	if h.Events.Count(failedWith("was rejected")) > 0 {
+		t.Fatal("the follower's 500 was taken for a rejected key")
+	}
+	if r := roles(nodes); r[0] != "active" || r[1] != "sealed" {
+		t.Fatalf("roles %v, want the leader active and the follower sealed", r)
+	}
+	assertKVv2(t, nodes[0].Client(h.Keys().RootToken))
+	if !h.Running() {
+		t.Fatal("vault-init exited")
+	}
 }

@@ -79,6 +79,22 @@ func (p *Patience) Pending() error {
 	return fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", p.rounds)
 }
 
+// NoData counts an unseal round that a Raft node answered as a member of
+// its cluster with none of the cluster's data (unseal.ErrJoinedNoData).
+// It shares Pending's count: both are rounds of a join that has not
+// finished. After Rounds such rounds in a row it returns the error to
+// report; nil before.
+func (p *Patience) NoData() error {
+	p.rounds++
+	if p.rounds < p.Rounds {
+		return nil
+	}
+	return fmt.Errorf("the node joined its raft cluster, but after %d rounds of the threshold key it has none of the cluster's data: "+
+		"the leader cannot reach this node's cluster address. Check the node's cluster_addr (VAULT_CLUSTER_ADDR; port 8201 by default), "+
+		"that its cluster listener runs (Vault logs \"error starting listener\" when the port is taken), and that no NetworkPolicy or firewall "+
+		"stops the leader; the leader's log names the address it fails to reach", p.rounds)
+}
+
 // Observed starts the counts again when a check found the node past
 // them: initialized ends the checks, unsealed the unseal rounds.
 func (p *Patience) Observed(st vaultstate.State) {

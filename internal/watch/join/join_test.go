@@ -73,3 +73,25 @@ func TestPendingPatience(t *testing.T) {
 		reset()
 	}
 }
+
+// TestNoDataSharesThePendingCount: a node that took the threshold key for
+// its join (Pending) and then answers as a member without data (NoData) is
+// one join that has not finished: the rounds add up, and the report names
+// the unreachable cluster address.
+func TestNoDataSharesThePendingCount(t *testing.T) {
+	p := &Patience{Rounds: 3}
+	if err := p.Pending(); err != nil {
+		t.Fatalf("round 1: %v", err)
+	}
+	if err := p.NoData(); err != nil {
+		t.Fatalf("round 2: %v", err)
+	}
+	err := p.NoData()
+	if err == nil || !strings.Contains(err.Error(), "after 3 rounds") || !strings.Contains(err.Error(), "cannot reach this node's cluster address") {
+		t.Fatalf("round 3: %v", err)
+	}
+	p.Unsealed()
+	if err := p.NoData(); err != nil {
+		t.Fatalf("after an unseal: %v", err)
+	}
+}
