@@ -13,11 +13,13 @@
 // like a TLS handshake"), and every unseal answered 500.
 //
 // So every port handed out is reserved with an flock on a file named after
-// it, in one directory under the system's temporary directory, held until
-// the test binary exits. flock locks belong to an open file: a second
-// Port in the same process conflicts with the first as another process
-// would, and the kernel drops them when the process ends, so a killed test
-// leaves nothing held.
+// it, in one directory per user under the system's temporary directory
+// (another user's servers are still seen by the check that nothing
+// listens), held until the test binary exits. flock locks belong to an
+// open file: a second Port in the same process conflicts with the first
+// as another process would, and the kernel drops them when the process
+// ends, so a killed test leaves nothing held. A set of the ports this
+// process holds guards the same, where flock is emulated per process (NFS).
 //
 // It is imported only by test support packages (vaulttest, k8stest).
 package testport
@@ -44,11 +46,12 @@ const (
 
 var (
 	mu   sync.Mutex
-	held []*os.File // the reservations, open until the process exits
-)
+	held = map[int]*os.File{} // the reservations, open until the process exits
 
-// Dir is where the reservation files are; they are empty, and reused.
-func Dir() string { return filepath.Join(os.TempDir(), "vault-init-test-ports") }
+	// dir is where the reservation files are (empty, and reused), fixed
+	// at the start: a test that sets TMPDIR must not start another pool.
+	dir = filepath.Join(os.TempDir(), fmt.Sprintf("vault-init-test-ports-%d", os.Getuid()))
+)
 
 // Port returns a loopback port that nothing listened on when it was picked
 // and that no other caller of Port, in this process or another, holds. It
@@ -56,11 +59,14 @@ func Dir() string { return filepath.Join(os.TempDir(), "vault-init-test-ports") 
 func Port() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if err := os.MkdirAll(Dir(), 0o777); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("testport: %w", err)
 	}
 	for range 200 {
 		port := first + rand.IntN(count)
+		if held[port] != nil {
+			continue
+		}
 		f, err := reserve(port)
 		if err != nil {
 			return 0, err
@@ -74,7 +80,7 @@ func Port() (int, error) {
 			continue
 		}
 		ln.Close()
-		held = append(held, f)
+		held[port] = f
 		return port, nil
 	}
 	return 0, fmt.Errorf("testport: no free loopback port between %d and %d", first, first+count)
@@ -83,7 +89,7 @@ func Port() (int, error) {
 // reserve takes the port's lock. It returns nil and no error when another
 // open file holds it.
 func reserve(port int) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(Dir(), strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("testport: %w", err)
 	}

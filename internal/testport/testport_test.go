@@ -76,13 +76,23 @@ func TestPortsHeldByAnotherProcessAreSkipped(t *testing.T) {
 	// Once that process is gone, its ports are free to be handed out.
 	stdin.Close()
 	cmd.Wait()
+	// (Several: another test binary may take one meanwhile.)
+	freed := 0
 	for p := range theirs {
 		f, err := reserve(p)
-		if err != nil || f == nil {
-			t.Fatalf("port %d still reserved after its holder exited: %v", p, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-		f.Close()
-		break
+		if f != nil {
+			freed++
+			f.Close()
+		}
+		if freed == 5 {
+			break
+		}
+	}
+	if freed < 5 {
+		t.Fatalf("%d of its ports free after the holder exited, want 5", freed)
 	}
 }
 
