@@ -145,8 +145,10 @@ func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshol
 			if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
 				return i + 1, &RejectedError{Index: i, Reason: redact(strings.Join(re.Errors, "; "), keys)}
 			}
-			if raft && errors.As(err, &re) && re.StatusCode >= 500 && strings.Contains(strings.Join(re.Errors, "; "), noRootKey) {
-				return i + 1, ErrJoinedNoData
+			if raft && errors.As(err, &re) && re.StatusCode >= 500 {
+				if msg := strings.Join(re.Errors, "; "); strings.Contains(msg, noRootKey) {
+					return i + 1, fmt.Errorf("%w: vault answered %d: %s", ErrJoinedNoData, re.StatusCode, redact(msg, keys))
+				}
 			}
 			return i + 1, fmt.Errorf("submit unseal key %d: %w", i, redactErr(err, keys))
 		}

@@ -26,7 +26,7 @@ type proxied struct {
 // runCluster starts one Watcher for all the nodes, each through a proxy;
 // the nodes from started on are not running yet (vaulttest.Cluster), and
 // their proxies refuse connections, as the nodes' own ports do.
-func runCluster(t *testing.T, nodes []*vaulttest.Server, started int, dataDir string) (*harness, *proxied) {
+func runCluster(t *testing.T, nodes []*vaulttest.Server, started int, o watchtest.Options) (*harness, *proxied) {
 	t.Helper()
 	c := &proxied{nodes: nodes}
 	var addrs []string
@@ -38,7 +38,8 @@ func runCluster(t *testing.T, nodes []*vaulttest.Server, started int, dataDir st
 		c.pxs = append(c.pxs, px)
 		addrs = append(addrs, px.Addr())
 	}
-	return watchtest.Start(t, watchtest.Options{Nodes: addrs, DataDir: dataDir}), c
+	o.Nodes = addrs
+	return watchtest.Start(t, o), c
 }
 
 // kill kills node i and makes its proxy refuse connections, as the node's
@@ -140,7 +141,7 @@ func waitVoters(t *testing.T, nodes []*vaulttest.Server, token string, want int)
 func TestRaftCluster(t *testing.T) {
 	nodes := vaulttest.Cluster(t, 4, 3) // the fourth starts later
 	dataDir := t.TempDir()
-	h, c := runCluster(t, nodes, 3, dataDir)
+	h, c := runCluster(t, nodes, 3, watchtest.Options{DataDir: dataDir})
 
 	var root *api.Client
 	t.Run("from nothing", func(t *testing.T) {
@@ -226,31 +227,37 @@ func short(full, brief time.Duration) time.Duration {
 // address where no cluster listener answers (its own API port: the port
 // collision that once failed CI). It joins its cluster, takes the
 // threshold key, and then receives none of the cluster's data, so Vault
-// answers every unseal with a 500. vault-init waits through the join
-// patience without an error, then names the likely cause; the reply is
-// never taken for a rejected key, and the leader stays unsealed and
+// answers every unseal with a 500. vault-init waits quietly through the
+// join patience (the rounds, and JoinDataWait: 3 s here, 2 minutes in
+// production), then names the likely cause, with Vault's answer; the reply
+// is never taken for a rejected key, and the leader stays unsealed and
 // serves the mount.
 func TestRaftFollowerTheLeaderCannotReach(t *testing.T) {
 	nodes := vaulttest.Cluster(t, 2, 1)
 	nodes[1].SetClusterAddr(fmt.Sprintf("https://127.0.0.1:%d", nodes[1].Port))
-	h, c := runCluster(t, nodes, 1, "")
+	h, c := runCluster(t, nodes, 1, watchtest.Options{JoinDataWait: 3 * time.Second})
 	waitRoles(t, nodes[:1], -1, 90*time.Second)
 	h.Out.WaitFor(t, "Root Token:", 30*time.Second)
 	c.restart(1)
 
 	const hint = "the leader cannot reach this node's cluster address"
-	h.Wait("the joined follower without data reported", 90*time.Second, failedWith(hint))
+	report := h.Wait("the joined follower without data reported", 90*time.Second, failedWith(hint))
+	if !strings.Contains(report.Error, "vault answered 500: failed to create cipher: crypto/aes: invalid key size 0") {
+		t.Errorf("the report leaves out Vault's answer: %s", report.Error)
+	}
 	logs := h.Logs.String()
 	// Each round before the report waits quietly: the threshold key taken
 	// for the join, then rounds of a member without data.
 	joining := countLines(logs, "waiting for the node to finish joining")
 	noData := countLines(logs, "waiting for the cluster's data from the leader")
-	if noData == 0 || joining+noData != watch.JoinPatience-1 {
-		t.Errorf("%d joining and %d no-data waits before the report, want %d in all, some of them without data",
+	if noData == 0 || joining+noData < watch.JoinPatience-1 {
+		t.Errorf("%d joining and %d no-data waits before the report, want %d at least, some of them without data",
 			joining, noData, watch.JoinPatience-1)
 	}
-	if h.Events.Count(failedWith("invalid key size")) > 0 {
-		t.Error("Vault's raw 500 was reported instead of what it means")
+	for _, e := range h.Events.Events() {
+		if strings.Contains(e.Error, "invalid key size") && !strings.Contains(e.Error, hint) {
+			t.Errorf("Vault's 500 reported without what it means: %s", e.Error)
+		}
 	}
 	if h.Events.Count(failedWith("was rejected")) > 0 {
 		t.Fatal("the follower's 500 was taken for a rejected key")

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,7 +54,7 @@ func newNode(w *Watcher, addr string, client *api.Client, log *zap.Logger) *node
 		unsealer: &unseal.Unsealer{Vault: client.Sys(), Log: log.Named("unseal")},
 		reach:    backoff.New(FirstRetry, min(w.opts.CheckInterval, MaxErrorRetry)),
 		lost:     vaultclient.ConnLost(client),
-		join:     join.Patience{Rounds: JoinPatience},
+		join:     join.Patience{Rounds: JoinPatience, DataWait: cmp.Or(w.opts.JoinDataWait, JoinDataWait)},
 	}
 	n.errs = &failure.Reporter{Log: log, Clock: w.clock, Emit: n.emit, Repeat: RepeatError, Backoff: backoff.New(FirstRetry, MaxErrorRetry)}
 	return n

@@ -127,10 +127,10 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
 		return n.w.opts.CheckInterval
 	case errors.Is(err, unseal.ErrJoinedNoData):
-		if err := n.join.NoData(); err != nil {
-			return n.fail(err)
+		if jerr := n.join.NoData(n.w.clock.Now()); jerr != nil {
+			return n.fail(fmt.Errorf("%w (%v)", jerr, err))
 		}
-		n.log.Info("the node joined the raft cluster; waiting for the cluster's data from the leader")
+		n.log.Info("the node joined the raft cluster; waiting for the cluster's data from the leader", zap.Error(err))
 		return n.w.opts.CheckInterval
 	case vaultstate.NotUpYet(err):
 		// Vault went away mid-unseal, or a pooled connection died with a

@@ -60,6 +60,10 @@ const (
 	// JoinPatience is how many unseal rounds in a row a Raft node may end
 	// "joining" before vault-init reports that it does not join.
 	JoinPatience = 10
+	// JoinDataWait is how long a Raft node that joined may hold none of
+	// its cluster's data before vault-init reports it (and JoinPatience
+	// rounds at least): the leader sends a large snapshot in its own time.
+	JoinDataWait = 2 * time.Minute
 )
 
 // Options is what the loop needs to know. The caller fills it from config.
@@ -75,7 +79,9 @@ type Options struct {
 	RecoveryShares    int
 	RecoveryThreshold int
 	CheckInterval     time.Duration
-	AuditFile         string
+	// JoinDataWait replaces the package's JoinDataWait when not 0 (tests).
+	JoinDataWait time.Duration
+	AuditFile    string
 	// Events, when set, receives what happens (metrics, logs, tests).
 	Events events.Sink
 	// Clock is the loop's clock (the real one when nil): it times each

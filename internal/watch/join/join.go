@@ -10,6 +10,7 @@ package join
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aurora/vault-init/internal/vaultstate"
 )
@@ -19,10 +20,19 @@ type Patience struct {
 	// Rounds is how many unseal rounds in a row may end with the join
 	// pending; a node may be found uninitialized for 3×Rounds checks.
 	Rounds int
+	// DataWait is how long a node that joined may hold none of its
+	// cluster's data (NoData) before that is reported, however many rounds
+	// that takes: a large snapshot takes its time to arrive.
+	DataWait time.Duration
 
-	checks int // checks in a row that found the node uninitialized, waiting for its join
-	rounds int // unseal rounds in a row that ended in a pending join
+	checks      int       // checks in a row that found the node uninitialized, waiting for its join
+	rounds      int       // unseal rounds in a row that ended in a pending join
+	noDataSince time.Time // the first of those rounds that found the node without data
 }
+
+// The errors are worded from the patience, not from the counts, so that
+// the same state reports the same text each round: the failure reporter
+// logs (and notifies) an unchanged error again only every RepeatError.
 
 // checked counts a check that found the node uninitialized, and says
 // whether the patience with that has run out.
@@ -39,7 +49,7 @@ func (p *Patience) NotJoined() error {
 	if !p.checked() {
 		return nil
 	}
-	return fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", p.checks)
+	return fmt.Errorf("the node has not joined the cluster after %d checks: is its retry_join reaching the initialized nodes?", p.Rounds*3)
 }
 
 // PeerWithoutKeys counts a check that found the node uninitialized while
@@ -76,23 +86,27 @@ func (p *Patience) Pending() error {
 	if p.rounds < p.Rounds {
 		return nil
 	}
-	return fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", p.rounds)
+	return fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", p.Rounds)
 }
 
-// NoData counts an unseal round that a Raft node answered as a member of
-// its cluster with none of the cluster's data (unseal.ErrJoinedNoData).
-// It shares Pending's count: both are rounds of a join that has not
-// finished. After Rounds such rounds in a row it returns the error to
-// report; nil before.
-func (p *Patience) NoData() error {
+// NoData counts an unseal round, at now, that a Raft node answered as a
+// member of its cluster with none of the cluster's data
+// (unseal.ErrJoinedNoData). It shares Pending's count: both are rounds of
+// a join that has not finished. Once Rounds such rounds in a row have
+// passed and the first without data is DataWait old, it returns the error
+// to report; nil before.
+func (p *Patience) NoData(now time.Time) error {
 	p.rounds++
-	if p.rounds < p.Rounds {
+	if p.noDataSince.IsZero() {
+		p.noDataSince = now
+	}
+	if p.rounds < p.Rounds || now.Sub(p.noDataSince) < p.DataWait {
 		return nil
 	}
-	return fmt.Errorf("the node joined its raft cluster, but after %d rounds of the threshold key it has none of the cluster's data: "+
-		"the leader cannot reach this node's cluster address. Check the node's cluster_addr (VAULT_CLUSTER_ADDR; port 8201 by default), "+
-		"that its cluster listener runs (Vault logs \"error starting listener\" when the port is taken), and that no NetworkPolicy or firewall "+
-		"stops the leader; the leader's log names the address it fails to reach", p.rounds)
+	return fmt.Errorf("the node joined its raft cluster, but has received none of the cluster's data in %v and %d rounds of the threshold key. "+
+		"Most often the leader cannot reach this node's cluster address: check the node's cluster_addr (VAULT_CLUSTER_ADDR; port 8201 by default), "+
+		"that its cluster listener runs (Vault logs \"error starting listener\" when the port is taken), and that no NetworkPolicy, firewall "+
+		"or service-mesh proxy stands between the leader and that port; the leader's log names the address it fails to reach", p.DataWait, p.Rounds)
 }
 
 // Observed starts the counts again when a check found the node past
@@ -109,4 +123,5 @@ func (p *Patience) Observed(st vaultstate.State) {
 // Unsealed starts the unseal rounds again: an unseal went through.
 func (p *Patience) Unsealed() {
 	p.rounds = 0
+	p.noDataSince = time.Time{}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aurora/vault-init/internal/keystore"
 	"github.com/aurora/vault-init/internal/vaultstate"
@@ -42,8 +43,10 @@ func TestChecksPatience(t *testing.T) {
 }
 
 func TestErrorsSayWhy(t *testing.T) {
-	p := &Patience{Rounds: 0}
-	if err := p.NotJoined(); !strings.Contains(err.Error(), "has not joined the cluster after 1 checks") {
+	p := &Patience{Rounds: 1}
+	p.NotJoined()
+	p.NotJoined()
+	if err := p.NotJoined(); err == nil || !strings.Contains(err.Error(), "has not joined the cluster after 3 checks") {
 		t.Fatalf("not joined: %v", err)
 	}
 	if err := p.PeerWithoutKeys("https://vault-1:8200", "secret/vault-init"); !strings.Contains(err.Error(),
@@ -74,24 +77,65 @@ func TestPendingPatience(t *testing.T) {
 	}
 }
 
-// TestNoDataSharesThePendingCount: a node that took the threshold key for
+// TestNoDataWaitsRoundsAndTime: a node that took the threshold key for
 // its join (Pending) and then answers as a member without data (NoData) is
-// one join that has not finished: the rounds add up, and the report names
-// the unreachable cluster address.
-func TestNoDataSharesThePendingCount(t *testing.T) {
-	p := &Patience{Rounds: 3}
+// one join that has not finished: the rounds add up, and the report waits
+// for both the rounds and DataWait since the first round without data. It
+// names the likely cause, and an unseal starts both counts again.
+func TestNoDataWaitsRoundsAndTime(t *testing.T) {
+	p := &Patience{Rounds: 3, DataWait: time.Minute}
+	t0 := time.Now()
 	if err := p.Pending(); err != nil {
 		t.Fatalf("round 1: %v", err)
 	}
-	if err := p.NoData(); err != nil {
+	if err := p.NoData(t0); err != nil {
 		t.Fatalf("round 2: %v", err)
 	}
-	err := p.NoData()
-	if err == nil || !strings.Contains(err.Error(), "after 3 rounds") || !strings.Contains(err.Error(), "cannot reach this node's cluster address") {
-		t.Fatalf("round 3: %v", err)
+	if err := p.NoData(t0.Add(59 * time.Second)); err != nil {
+		t.Fatalf("round 3, before DataWait: %v", err)
+	}
+	err := p.NoData(t0.Add(time.Minute))
+	if err == nil || !strings.Contains(err.Error(), "none of the cluster's data in 1m0s and 3 rounds") ||
+		!strings.Contains(err.Error(), "cannot reach this node's cluster address") {
+		t.Fatalf("round 4: %v", err)
 	}
 	p.Unsealed()
-	if err := p.NoData(); err != nil {
-		t.Fatalf("after an unseal: %v", err)
+	t1 := t0.Add(time.Hour)
+	for i := range 2 {
+		if err := p.NoData(t1); err != nil {
+			t.Fatalf("after an unseal, round %d: %v", i+1, err)
+		}
+	}
+	if err := p.NoData(t1.Add(30 * time.Second)); err != nil {
+		t.Fatalf("after an unseal, 3 rounds but 30s: %v", err)
+	}
+}
+
+// TestReportsRepeatTheirText: past the patience, every round reports the
+// same text, so that the failure reporter sees an unchanged error (logged
+// and notified again only every RepeatError), not a new one each round.
+func TestReportsRepeatTheirText(t *testing.T) {
+	t0 := time.Now()
+	waits := map[string]func(*Patience, int) error{
+		"not joined": func(p *Patience, _ int) error { return p.NotJoined() },
+		"pending":    func(p *Patience, _ int) error { return p.Pending() },
+		"no data":    func(p *Patience, i int) error { return p.NoData(t0.Add(time.Duration(i) * time.Second)) },
+	}
+	for name, wait := range waits {
+		p := &Patience{Rounds: 2, DataWait: 5 * time.Second}
+		var last string
+		for i := range 40 {
+			err := wait(p, i)
+			if err == nil {
+				continue
+			}
+			if last != "" && err.Error() != last {
+				t.Fatalf("%s: round %d reports %q, the round before %q", name, i, err, last)
+			}
+			last = err.Error()
+		}
+		if last == "" {
+			t.Fatalf("%s: never reported", name)
+		}
 	}
 }

@@ -46,6 +46,8 @@ type Options struct {
 	RevokeRoot bool
 	// Clock is the loop's clock (a fake one, say); the real one when nil.
 	Clock clock.Clock
+	// JoinDataWait is watch.Options.JoinDataWait.
+	JoinDataWait time.Duration
 	// Out replaces the captured stdout (the banner): a writer that blocks.
 	Out io.Writer
 	// Quiet logs at info level instead of debug (benchmarks).
@@ -100,7 +102,7 @@ func Start(t testing.TB, o Options) *Watcher {
 	h.Watcher = watch.New(watch.Options{
 		Nodes: o.Nodes, KVMount: "aurora", FallbackToken: o.Token, CheckInterval: o.Interval,
 		SecretShares: o.Shares, SecretThreshold: o.Threshold, RecoveryShares: o.Shares, RecoveryThreshold: o.Threshold,
-		AuditFile: o.Audit, App: o.App, RevokeRoot: o.RevokeRoot, Clock: o.Clock, Events: events.Multi(h.Events, o.Sink),
+		AuditFile: o.Audit, App: o.App, RevokeRoot: o.RevokeRoot, Clock: o.Clock, JoinDataWait: o.JoinDataWait, Events: events.Multi(h.Events, o.Sink),
 	}, clients, keystore.New(o.DataDir), log, out, h.ErrOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
