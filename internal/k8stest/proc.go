@@ -95,7 +95,7 @@ func tailFile(path string, n int) string {
 // errExited is returned by the waits when the process ended first.
 var errExited = errors.New("process exited")
 
-// freePort picks a loopback port that no other test server of this machine
+// freePort picks a loopback port that no other test server of this user
 // is given (testport). An unrelated program can still bind it before the
 // server does: the starters retry on "address already in use".
 func freePort() (int, error) { return testport.Port() }

@@ -1,6 +1,6 @@
 // Package testport hands test servers (Vault, local-kms, etcd,
-// kube-apiserver) loopback ports that no other test server of this machine
-// is given at the same time.
+// kube-apiserver) loopback ports that no other test server of this user
+// is given at the same time, and that nothing listened on when picked.
 //
 // Checking that a port is free is not enough: the server binds it later,
 // and in between the same port can be picked again, by this test binary
@@ -59,8 +59,8 @@ var (
 func Port() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, fmt.Errorf("testport: %w", err)
+	if err := ownDir(); err != nil {
+		return 0, err
 	}
 	for range 200 {
 		port := first + rand.IntN(count)
@@ -84,6 +84,24 @@ func Port() (int, error) {
 		return port, nil
 	}
 	return 0, fmt.Errorf("testport: no free loopback port between %d and %d", first, first+count)
+}
+
+// ownDir makes the reservations' directory, and checks that it is this
+// user's alone: its name is predictable, and another user's directory
+// there would fail every reservation or share them.
+func ownDir() error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("testport: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("testport: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("testport: %s is not a directory of this user's alone (mode %v): remove it", dir, fi.Mode())
+	}
+	return nil
 }
 
 // reserve takes the port's lock. It returns nil and no error when another

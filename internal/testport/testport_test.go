@@ -3,6 +3,7 @@ package testport
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -64,15 +65,7 @@ func TestPortsHeldByAnotherProcessAreSkipped(t *testing.T) {
 	if len(theirs) != 300 {
 		t.Fatalf("the helper process reported %d ports, want 300", len(theirs))
 	}
-	for range 300 {
-		p, err := Port()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if theirs[p] {
-			t.Fatalf("port %d handed out while another process holds it", p)
-		}
-	}
+	takeAvoiding(t, 300, theirs, "another process holds it")
 	// Once that process is gone, its ports are free to be handed out.
 	stdin.Close()
 	cmd.Wait()
@@ -93,6 +86,36 @@ func TestPortsHeldByAnotherProcessAreSkipped(t *testing.T) {
 	}
 	if freed < 5 {
 		t.Fatalf("%d of its ports free after the holder exited, want 5", freed)
+	}
+}
+
+// TestPortsSomethingListensOnAreSkipped: ports that another program
+// listens on (without a reservation) are never handed out.
+func TestPortsSomethingListensOnAreSkipped(t *testing.T) {
+	busy := map[int]bool{}
+	for p := first; p < first+count && len(busy) < 2000; p += 3 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		defer ln.Close()
+		busy[p] = true
+	}
+	takeAvoiding(t, 300, busy, "something listens on it")
+}
+
+// takeAvoiding takes n ports and fails if one is in avoid, where it must
+// not be because why.
+func takeAvoiding(t *testing.T, n int, avoid map[int]bool, why string) {
+	t.Helper()
+	for range n {
+		p, err := Port()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if avoid[p] {
+			t.Fatalf("port %d handed out while %s", p, why)
+		}
 	}
 }
 

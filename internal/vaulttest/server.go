@@ -326,18 +326,19 @@ func (s *Server) logTail() string {
 }
 
 func (s *Server) dumpLog() {
-	s.t.Logf("vault server log (last lines):\n%s", s.logTail())
-	// Vault runs on when it cannot bind its cluster listener (at unseal
-	// or join, long after its start), and says so once, early in its log.
+	tail := s.logTail()
+	s.t.Logf("vault server log (last lines):\n%s", tail)
+	// Vault runs on when it cannot bind its cluster listener (at its
+	// unseal or join), and says so once, most often before the tail.
 	raw, _ := os.ReadFile(filepath.Join(s.Dir, "vault.log"))
 	for _, l := range strings.Split(string(raw), "\n") {
-		if strings.Contains(l, "error starting listener") {
-			s.t.Logf("vault (port %d, cluster port %d) could not bind a listener: %s", s.Port, s.ClusterPort, l)
+		if strings.Contains(l, "error starting listener") && !strings.Contains(tail, l) {
+			s.t.Logf("vault (port %d) could not bind its cluster listener on port %d: %s", s.Port, s.ClusterPort, l)
 		}
 	}
 }
 
-// freePort picks a loopback port that no other test server of this machine
+// freePort picks a loopback port that no other test server of this user
 // is given (testport).
 func freePort(t testing.TB) int {
 	t.Helper()
