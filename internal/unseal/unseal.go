@@ -61,6 +61,20 @@ var (
 	ErrJoinedNoData = errors.New("the raft node has joined its cluster but has none of the cluster's data yet")
 )
 
+// JoinedNoDataError is ErrJoinedNoData (errors.Is matches it) with what
+// Vault answered.
+type JoinedNoDataError struct {
+	Status int    // Vault's HTTP status: 500
+	Answer string // Vault's errors, joined
+}
+
+func (e *JoinedNoDataError) Error() string {
+	return fmt.Sprintf("%v: vault answered %d: %s", ErrJoinedNoData, e.Status, e.Answer)
+}
+
+// Is makes errors.Is(err, ErrJoinedNoData) hold.
+func (e *JoinedNoDataError) Is(target error) bool { return target == ErrJoinedNoData }
+
 // noRootKey is how Vault (1.21) answers an unseal whose threshold key it
 // cannot use because the node holds no stored root key: it opens its
 // barrier with an empty key.
@@ -147,7 +161,7 @@ func (u *Unsealer) submit(ctx context.Context, keys []string, progress, threshol
 			}
 			if raft && errors.As(err, &re) && re.StatusCode >= 500 {
 				if msg := strings.Join(re.Errors, "; "); strings.Contains(msg, noRootKey) {
-					return i + 1, fmt.Errorf("%w: vault answered %d: %s", ErrJoinedNoData, re.StatusCode, redact(msg, keys))
+					return i + 1, &JoinedNoDataError{Status: re.StatusCode, Answer: redact(msg, keys)}
 				}
 			}
 			return i + 1, fmt.Errorf("submit unseal key %d: %w", i, redactErr(err, keys))

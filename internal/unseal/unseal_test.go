@@ -228,8 +228,10 @@ func TestUnsealRaftJoinPending(t *testing.T) {
 }
 
 // A Raft member that holds none of its cluster's data answers the
-// threshold key with a 500: the join is unfinished, the keys are not
-// wrong. Only on Raft: on other storage the 500 is an error like any other.
+// threshold key with a 500: the join is unfinished, and nothing is known
+// of the keys (Vault had no stored root key to try them on), so they are
+// not called rejected. Only on Raft: on other storage the 500 is an error
+// like any other.
 func TestUnsealRaftJoinedWithoutData(t *testing.T) {
 	f := sealedFake()
 	f.storage, f.noData = "raft", true

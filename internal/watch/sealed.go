@@ -111,6 +111,7 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 		return n.fail(err)
 	}
 	set, submitted, err := n.unsealer.UnsealSets(ctx, data.UnsealKeySets())
+	var noData *unseal.JoinedNoDataError
 	switch {
 	case errors.Is(err, unseal.ErrMigrationPending):
 		n.errs.Report(errors.New("vault waits for a seal migration: its seal stanza changed (Shamir to auto-unseal, or back). " +
@@ -121,16 +122,21 @@ func (n *node) unseal(ctx context.Context) time.Duration {
 			"sealed through the API, it stays sealed until an operator unseals it or restarts it. vault-init never submits recovery keys"))
 		return n.w.opts.CheckInterval
 	case errors.Is(err, unseal.ErrJoinPending):
-		if err := n.join.Pending(); err != nil {
+		if err := n.join.Pending(n.w.clock.Now()); err != nil {
 			return n.fail(err)
 		}
 		n.log.Info("threshold key accepted; waiting for the node to finish joining the raft cluster")
 		return n.w.opts.CheckInterval
-	case errors.Is(err, unseal.ErrJoinedNoData):
-		if jerr := n.join.NoData(n.w.clock.Now()); jerr != nil {
-			return n.fail(fmt.Errorf("%w (%v)", jerr, err))
+	case errors.As(err, &noData):
+		first := !n.join.NoDataSeen()
+		if err := n.join.NoData(n.w.clock.Now(), fmt.Sprintf("vault answers %d: %s", noData.Status, noData.Answer)); err != nil {
+			return n.fail(err)
 		}
-		n.log.Info("the node joined the raft cluster; waiting for the cluster's data from the leader", zap.Error(err))
+		if first {
+			n.log.Info("the node joined the raft cluster; waiting for the cluster's data from the leader", zap.Error(err))
+		} else {
+			n.log.Debug("still waiting for the cluster's data from the leader", zap.Error(err))
+		}
 		return n.w.opts.CheckInterval
 	case vaultstate.NotUpYet(err):
 		// Vault went away mid-unseal, or a pooled connection died with a

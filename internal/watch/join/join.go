@@ -78,12 +78,14 @@ func (p *Patience) Claimed(claim error) error {
 		"remove the claim (see docs/kubernetes.md) and vault-init initializes", claim)
 }
 
-// Pending counts an unseal round that ended with the threshold key taken
-// and the node still sealed, joining. After Rounds such rounds in a row it
-// returns the error to report; nil before.
-func (p *Patience) Pending() error {
+// Pending counts an unseal round, at now, that ended with the threshold
+// key taken and the node still sealed, joining. After Rounds such rounds in
+// a row (NoData's included: both are rounds of a join that has not
+// finished), and DataWait since the first without data if there was one,
+// it returns the error to report; nil before.
+func (p *Patience) Pending(now time.Time) error {
 	p.rounds++
-	if p.rounds < p.Rounds {
+	if p.rounds < p.Rounds || p.awaitingData(now) {
 		return nil
 	}
 	return fmt.Errorf("the node stays sealed after %d rounds of the threshold key: is its retry_join reaching this cluster's leader?", p.Rounds)
@@ -91,31 +93,42 @@ func (p *Patience) Pending() error {
 
 // NoData counts an unseal round, at now, that a Raft node answered as a
 // member of its cluster with none of the cluster's data
-// (unseal.ErrJoinedNoData). It shares Pending's count: both are rounds of
-// a join that has not finished. Once Rounds such rounds in a row have
-// passed and the first without data is DataWait old, it returns the error
-// to report; nil before.
-func (p *Patience) NoData(now time.Time) error {
+// (unseal.ErrJoinedNoData; answer is what Vault said). After Rounds rounds
+// in a row (Pending's included), and DataWait since the first without
+// data, it returns the error to report; nil before.
+func (p *Patience) NoData(now time.Time, answer string) error {
 	p.rounds++
 	if p.noDataSince.IsZero() {
 		p.noDataSince = now
 	}
-	if p.rounds < p.Rounds || now.Sub(p.noDataSince) < p.DataWait {
+	if p.rounds < p.Rounds || p.awaitingData(now) {
 		return nil
 	}
-	return fmt.Errorf("the node joined its raft cluster, but has received none of the cluster's data in %v and %d rounds of the threshold key. "+
+	return fmt.Errorf("the node joined its raft cluster, but has received none of the cluster's data for %v or more (%d rounds of the threshold key; %s). "+
 		"Most often the leader cannot reach this node's cluster address: check the node's cluster_addr (VAULT_CLUSTER_ADDR; port 8201 by default), "+
 		"that its cluster listener runs (Vault logs \"error starting listener\" when the port is taken), and that no NetworkPolicy, firewall "+
-		"or service-mesh proxy stands between the leader and that port; the leader's log names the address it fails to reach", p.DataWait, p.Rounds)
+		"or service-mesh proxy stands between the leader and that port; the leader's log names the address it fails to reach", p.DataWait, p.Rounds, answer)
+}
+
+// NoDataSeen says whether a round of this join found the node without
+// data (NoData).
+func (p *Patience) NoDataSeen() bool { return !p.noDataSince.IsZero() }
+
+// awaitingData says whether a round without data came less than DataWait
+// before now.
+func (p *Patience) awaitingData(now time.Time) bool {
+	return !p.noDataSince.IsZero() && now.Sub(p.noDataSince) < p.DataWait
 }
 
 // Observed starts the counts again when a check found the node past
-// them: initialized ends the checks, unsealed the unseal rounds.
+// them: initialized ends the checks; unsealed ends the unseal rounds, and
+// so does uninitialized (a node whose Raft data was emptied, to join
+// afresh, is a new join).
 func (p *Patience) Observed(st vaultstate.State) {
 	if st != vaultstate.Uninitialized {
 		p.checks = 0
 	}
-	if st.Unsealed() {
+	if st.Unsealed() || st == vaultstate.Uninitialized {
 		p.Unsealed()
 	}
 }
