@@ -45,8 +45,9 @@ const (
 )
 
 var (
-	mu   sync.Mutex
-	held = map[int]*os.File{} // the reservations, open until the process exits
+	mu    sync.Mutex
+	held  = map[int]*os.File{} // the reservations, open until the process exits
+	dirOK bool                 // ownDir has passed
 
 	// dir is where the reservation files are (empty, and reused), fixed
 	// at the start: a test that sets TMPDIR must not start another pool.
@@ -59,8 +60,11 @@ var (
 func Port() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if err := ownDir(); err != nil {
-		return 0, err
+	if !dirOK {
+		if err := ownDir(); err != nil {
+			return 0, err
+		}
+		dirOK = true // once per process: it does not change under a running test
 	}
 	for range 200 {
 		port := first + rand.IntN(count)
